@@ -1,0 +1,80 @@
+# Agent Ops Control Room — developer entry points. `make run` starts everything locally.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+# uv installed with `pip install --user` lands here; put it on PATH for every recipe.
+export PATH := $(HOME)/.local/bin:$(PATH)
+# Python comes from the machine (.python-version); uv must not try to download one.
+export UV_PYTHON_DOWNLOADS := never
+
+NPM_STAMP := node_modules/.installed
+VENDOR    := static/vendor
+VENDORED  := $(VENDOR)/htmx.min.js $(VENDOR)/htmx-ext-ws.min.js $(VENDOR)/chart.umd.min.js
+CHROMIUM  := /usr/bin/chromium
+# The flow editor island (frontend/) bundled by esbuild into a git-ignored folder; the stamp
+# makes a second `make assets` a no-op while sources and the lockfile are unchanged.
+EDITOR_OUT   := static/editor
+EDITOR_STAMP := $(EDITOR_OUT)/.built
+EDITOR_SRC   := $(shell find frontend -type f 2>/dev/null)
+
+.PHONY: help venv assets run test lint bench chromium
+
+help:
+	@echo "make run     start the control room (embedded PostgreSQL + Redis, web, worker, beat)"
+	@echo "make test    run the test suite (real PostgreSQL, Redis, Celery, Chromium)"
+	@echo "make lint    ruff check + ruff format --check + mypy (make test runs it first)"
+	@echo "make bench   run the benchmarks in tests/bench"
+	@echo "make venv    create/refresh .venv from uv.lock; make assets: front-end files"
+
+venv:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --user uv \
+		|| python3 -m pip install --user --break-system-packages uv || pip install uv
+	uv sync --frozen --quiet
+
+# npm runs only when package.json or package-lock.json changed since the last install.
+$(NPM_STAMP): package.json package-lock.json
+	npm install --no-audit --no-fund
+	@touch $@
+
+$(VENDOR)/htmx.min.js: node_modules/htmx.org/dist/htmx.min.js $(NPM_STAMP)
+	@mkdir -p $(VENDOR)
+	cp $< $@
+
+$(VENDOR)/htmx-ext-ws.min.js: node_modules/htmx-ext-ws/dist/ws.min.js $(NPM_STAMP)
+	@mkdir -p $(VENDOR)
+	cp $< $@
+
+# Chart.js for the ROI dashboards (static/js/roi.js draws with it).
+$(VENDOR)/chart.umd.min.js: node_modules/chart.js/dist/chart.umd.min.js $(NPM_STAMP)
+	@mkdir -p $(VENDOR)
+	cp $< $@
+
+node_modules/htmx.org/dist/htmx.min.js node_modules/htmx-ext-ws/dist/ws.min.js node_modules/chart.js/dist/chart.umd.min.js: $(NPM_STAMP)
+
+$(EDITOR_STAMP): $(EDITOR_SRC) package.json package-lock.json $(NPM_STAMP)
+	npm run --silent build:editor
+	@touch $@
+
+assets: $(VENDORED) $(EDITOR_STAMP)
+
+run: venv assets
+	$(PYTHON) -m controlroom.supervisor
+
+chromium:
+	@test -x $(CHROMIUM) || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+
+# Benchmarks run through `make bench` only (DESIGN.md), never as part of `make test`.
+test: venv assets chromium lint
+	$(PYTHON) -m pytest --ignore=tests/bench $(PYTEST_ARGS)
+
+# ruff and mypy stay clean (STYLE.md); `make test` runs this first.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	CONTROLROOM_SECRET_KEY=type-checking-only $(VENV)/bin/mypy controlroom agents flows
+
+bench: venv assets
+	@if [ -d tests/bench ]; then $(PYTHON) -m pytest tests/bench $(PYTEST_ARGS); \
+	else echo "no benchmarks yet (tests/bench does not exist)"; fi

@@ -1,0 +1,198 @@
+"""Scrubbing secrets out of text before it is stored, logged or sent: ``redact``.
+
+Two nets: every value stored as a ``Secret`` (held decrypted in this process for at most
+``CACHE_SECONDS``, plus every value this process has set or revealed since, at once), and the
+obvious shapes of credentials that were never stored (``sk-…`` API keys, ``Bearer …`` tokens,
+``Authorization:`` / ``api_key=`` values, GitHub, Slack, AWS and Google keys). Each match
+becomes ``[redacted]``.
+
+This module is loaded by the LOGGING configuration before Django's apps are ready, so it
+imports no model at import time; ``agents.secrets`` is imported when the values are loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+REDACTED = "[redacted]"
+CACHE_SECONDS = 30.0
+# Shorter values are not scrubbed by value: replacing every "abc" would shred ordinary text.
+MIN_VALUE_CHARS = 4
+
+# A credential-looking value after ``Authorization:`` / ``api_key=``: token characters only, so
+# ``"api_key": {"type": "string"}`` in a schema or ``authorization failed`` is left alone.
+_HEADER_VALUE = r"[A-Za-z0-9._~+/=:@!$*-]{4,}"
+SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"(?P<head>\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
+            r"(?:(?:bearer|basic|token|digest)\s+)?)" + _HEADER_VALUE,
+            re.IGNORECASE,
+        ),
+        rf"\g<head>{REDACTED}",
+    ),
+    (
+        re.compile(
+            r"(?P<head>\b(?:x-)?api[-_]?key[\"']?\s*[:=]\s*[\"']?)" + _HEADER_VALUE, re.IGNORECASE
+        ),
+        rf"\g<head>{REDACTED}",
+    ),
+    (
+        re.compile(r"(?P<head>\bbearer\s+)[A-Za-z0-9._~+/-]{8,}=*", re.IGNORECASE),
+        rf"\g<head>{REDACTED}",
+    ),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), REDACTED),
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})"), REDACTED),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), REDACTED),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), REDACTED),
+)
+
+
+class _Known:
+    """The secret values this process knows, compiled into one alternation: those loaded from
+    the database plus those it set or revealed itself (kept for the life of the process, so a
+    value in use is covered even before its row is committed or after it is replaced)."""
+
+    def __init__(self) -> None:
+        self.loaded: frozenset[str] = frozenset()
+        self.remembered: frozenset[str] = frozenset()
+        self.pattern: re.Pattern[str] | None = None
+        self.loaded_at = float("-inf")
+
+    def update(self, *, loaded: Iterable[str] | None = None, remembered: str | None = None) -> None:
+        if loaded is not None:
+            self.loaded = frozenset(loaded)
+        if remembered is not None:
+            self.remembered |= {remembered}
+        variants = {
+            variant
+            for value in self.loaded | self.remembered
+            for variant in _variants(value)
+            if len(variant) >= MIN_VALUE_CHARS
+        }
+        ordered = sorted(variants, key=len, reverse=True)  # the longest match wins
+        self.pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+
+_known = _Known()
+_lock = threading.Lock()
+_local = threading.local()
+
+
+def _variants(value: str) -> Iterator[str]:
+    """``value`` as it may appear in text: raw, escaped inside JSON, percent-encoded."""
+    yield value
+    yield json.dumps(value)[1:-1]
+    yield json.dumps(value, ensure_ascii=False)[1:-1]
+    yield quote(value, safe="")
+    yield quote_plus(value)
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret value and credential shape replaced by ``[redacted]``.
+
+    Cheap (one regex pass per net); reads the database at most once per ``CACHE_SECONDS`` per
+    process, never inside an event loop, and never fails: if the values cannot be loaded, the
+    last known ones and the shapes still apply.
+    """
+    if not text:
+        return text
+    pattern = _pattern()
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
+    for shape, replacement in SHAPES:
+        text = shape.sub(replacement, text)
+    return text
+
+
+def redact_value(value: Any) -> Any:
+    """``redact`` applied to every string inside JSON-like data (dict keys included)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_value(key): redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    return value
+
+
+def remember(value: str) -> None:
+    """Scrub ``value`` from now on in this process (called by ``agents.secrets`` whenever a
+    value is set or revealed, so what a worker just used is covered without waiting)."""
+    with _lock:
+        if value not in _known.remembered:
+            _known.update(remembered=value)
+
+
+def invalidate() -> None:
+    """Reload the stored values at the next ``redact`` (after a delete or a key change)."""
+    with _lock:
+        _known.loaded_at = float("-inf")
+
+
+def _pattern() -> re.Pattern[str] | None:
+    if time.monotonic() - _known.loaded_at > CACHE_SECONDS and _may_load():
+        _load()
+    return _known.pattern
+
+
+def _may_load() -> bool:
+    from django.apps import apps
+
+    if getattr(_local, "loading", False) or not apps.ready:
+        return False  # a log line emitted while loading, or before Django is set up
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    return False  # the ORM may not run in an event loop; the last known values serve
+
+
+def _load() -> None:
+    _local.loading = True
+    try:
+        from django.db import transaction
+
+        from agents import secrets
+
+        # A savepoint: a failed read must not break a transaction the caller has open.
+        with transaction.atomic():
+            values: list[str] | None = secrets.stored_values()
+    except Exception:
+        values = None  # keep the last known values; try again after CACHE_SECONDS
+    finally:
+        _local.loading = False
+    with _lock:
+        if values is not None:
+            _known.update(loaded=values)
+        _known.loaded_at = time.monotonic()
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter (installed on every handler in settings.LOGGING) that runs ``redact``
+    over the message, the traceback and the stack of each record. It never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call; the handler will report it as it always does
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True

@@ -1,0 +1,147 @@
+"""API contracts of the agents app. An agent has the shape of a flow document's ``agents[]``
+item (``output``, ``check``), so one can be copied between a document and the API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+#: API field → ``Agent`` model field, where the names differ.
+API_TO_MODEL = {"output": "output_mode", "check": "check_condition"}
+MODEL_TO_API = {model: api for api, model in API_TO_MODEL.items()}
+
+
+class _AgentFields(Schema):
+    """Every writable field; unset ones are left alone (create: the defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=120)
+    role: str | None = Field(default=None, max_length=200)
+    instructions: str | None = Field(
+        default=None, max_length=50_000, description="A sandboxed template (checked on save)"
+    )
+    provider: str | None = Field(default=None, description="scripted | openai | anthropic")
+    model: str | None = Field(default=None, max_length=120)
+    connection: str | None = Field(
+        default=None, description="Slug of a provider connection; null for none"
+    )
+    temperature: float | None = None
+    max_tokens: int | None = None
+    output: str | None = Field(default=None, description="text | json")
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema the answer must meet (JSON output only)"
+    )
+    json_mode: str | None = Field(default=None, description="auto | schema | object | prompt")
+    tools: list[str] | None = Field(default=None, max_length=100)
+    price_in_per_1k: Decimal | None = None
+    price_out_per_1k: Decimal | None = None
+    memory_scope: str | None = Field(default=None, max_length=200)
+    max_turns: int | None = None
+    cascade: list[dict[str, Any]] | None = None
+    confidence: str | None = Field(default=None, max_length=500)
+    min_confidence: float | None = None
+    check: str | None = Field(default=None, max_length=2000)
+    script: dict[str, Any] | None = Field(
+        default=None, description="For the offline (scripted) provider: responses, rules"
+    )
+
+    def model_values(self) -> dict[str, Any]:
+        """The fields the caller sent, under the model's names."""
+        sent = self.model_dump(exclude_unset=True)
+        return {API_TO_MODEL.get(name, name): value for name, value in sent.items()}
+
+
+class AgentIn(_AgentFields):
+    slug: str = Field(max_length=80, description="Lower-case letters, digits and '-'")
+
+    def model_values(self) -> dict[str, Any]:
+        return {**super().model_values(), "slug": self.slug}
+
+
+class AgentPatch(_AgentFields):
+    pass
+
+
+class AgentOut(Schema):
+    slug: str
+    name: str
+    role: str
+    instructions: str
+    provider: str
+    provider_label: str
+    model: str
+    connection: str | None
+    temperature: float
+    max_tokens: int
+    output: str
+    output_schema: dict[str, Any] | None
+    json_mode: str | None
+    tools: list[str]
+    price_in_per_1k: str
+    price_out_per_1k: str
+    memory_scope: str
+    max_turns: int
+    cascade: list[dict[str, Any]]
+    confidence: str
+    min_confidence: float | None
+    check: str
+    script: dict[str, Any]
+    archived: bool
+    created_at: str
+    updated_at: str
+
+
+class AgentListOut(Schema):
+    items: list[AgentOut]
+    next_cursor: str | None
+
+
+class ToolOut(Schema):
+    name: str
+    category: str
+    description: str
+    side_effect: bool
+    args_schema: dict[str, Any]
+
+
+class ToolListOut(Schema):
+    items: list[ToolOut]
+    next_cursor: str | None = None
+
+
+class SecretIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    value: str = Field(min_length=1, max_length=64_000, description="Write-only")
+    description: str = Field(default="", max_length=200)
+
+
+class SecretOut(Schema):
+    name: str
+    description: str
+    updated_at: str
+    set: bool = True
+
+
+class SecretListOut(Schema):
+    items: list[SecretOut]
+    next_cursor: str | None = None
+
+
+class ErrorDetail(Schema):
+    pointer: str
+    message: str
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorOut(Schema):
+    error: ErrorBody

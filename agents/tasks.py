@@ -1,0 +1,46 @@
+"""Celery tasks of the agents app: thin adapters over domain functions."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from agents import audit, memory, outbox
+
+
+@shared_task(
+    name="agents.outbox_deliver",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=(outbox.DeliveryError,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def outbox_deliver_task(message_id: int) -> None:
+    outbox.outbox_deliver(message_id=message_id)
+
+
+@shared_task(
+    name="agents.memory_purge",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def memory_purge_task() -> None:
+    """Hourly (Celery beat): expired memory goes, each key is trimmed. Idempotent."""
+    memory.memory_purge()
+
+
+@shared_task(
+    name="agents.audit_seal",
+    acks_late=False,
+    ignore_result=True,
+    time_limit=60,
+)
+def audit_seal_task() -> None:
+    """Every second (Celery beat): chain the audit rows committed since the last pass. A pass
+    still sealing makes this one return at once (advisory lock, no queueing)."""
+    audit.audit_seal(wait=False)

@@ -1,0 +1,203 @@
+"""The JSON API: one NinjaAPI, a router per app, bearer or session auth, one error shape."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, re_path
+from django.views.decorators.csrf import csrf_exempt
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.security import APIKeyCookie, HttpBearer
+
+from controlroom import jsondata, ratelimit
+from controlroom.accounts import token_authenticate
+
+MAX_BODY_DEPTH = 64
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many requests; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class BearerAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = token_authenticate(token)
+        if user is not None:
+            # Per-token fixed window, counted in Redis so every web process shares it.
+            per_minute = int(settings.CONTROLROOM["API_RATE_PER_MINUTE"])
+            key = "api-token:" + hashlib.sha256(token.encode()).hexdigest()[:24]
+            retry_after = ratelimit.hit(key, limit=per_minute, window=60)
+            if retry_after is not None:
+                raise RateLimited(retry_after)
+            request.user = user
+        return user
+
+
+class SessionAuth(APIKeyCookie):
+    """The browser's Django session (CSRF-checked), so pages can call the API too."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        return user if user is not None and user.is_authenticated else None
+
+
+class JsonObjectParser(Parser):
+    """Request bodies are JSON objects that PostgreSQL can store (no NaN or Infinity, no NUL
+    characters, bounded nesting); anything else is refused before a handler sees it."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = json.loads(request.body, parse_constant=jsondata.reject_constant)
+        if not isinstance(data, dict):
+            raise ValueError("the request body must be a JSON object")
+        problem = jsondata.first_problem(
+            data, max_values=len(request.body), max_depth=MAX_BODY_DEPTH
+        )
+        if problem is not None:
+            raise ValueError(problem[1])
+        return data
+
+
+class ControlRoomAPI(NinjaAPI):
+    """Errors from routing keep the one error shape too: an unknown path under the API is a
+    JSON 404 and a known path with the wrong method a JSON 405 (Django and ninja answer those
+    in HTML and plain text)."""
+
+    def _get_urls(self) -> list[URLResolver | URLPattern]:
+        urls = super()._get_urls()
+        for pattern in urls:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _json_method_not_allowed(pattern.callback)
+        urls.append(re_path(r"^.*$", _unknown_path, name="unknown"))
+        return urls
+
+
+def _json_method_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and "json" not in response.get("Content-Type", ""):
+            allowed = response.get("Allow", "")
+            json_response = error_response(
+                request,
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here (allowed: {allowed})",
+            )
+            json_response["Allow"] = allowed
+            return json_response
+        return response
+
+    return wrapper
+
+
+@csrf_exempt
+def _unknown_path(request: HttpRequest) -> HttpResponse:
+    return error_response(request, 404, "not_found", f"no API endpoint at {request.path}")
+
+
+api = ControlRoomAPI(
+    parser=JsonObjectParser(),
+    title="Agent Ops Control Room API",
+    version="1",
+    auth=[BearerAuth(), SessionAuth()],
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    urls_namespace="api",
+)
+
+
+def error_body(
+    code: str, message: str, details: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def error_response(
+    request: HttpRequest,
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, str]] | None = None,
+) -> HttpResponse:
+    return api.create_response(request, error_body(code, message, details), status=status)
+
+
+@api.exception_handler(ValidationError)
+def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    details = []
+    for error in exc.errors:
+        loc = [str(part) for part in error.get("loc", []) if part not in ("body", "payload")]
+        details.append({"pointer": "/" + "/".join(loc), "message": str(error.get("msg", ""))})
+    return error_response(request, 422, "invalid", "the request is invalid", details)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(
+        request, 401, "unauthenticated", "a valid bearer token or session is required"
+    )
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(request, 413, "too_large", f"the request body exceeds {limit} bytes")
+
+
+@api.exception_handler(RateLimited)
+def _rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    response = error_response(request, 429, "rate_limited", str(exc))
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    codes = {
+        400: "invalid",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "too_large",
+        429: "rate_limited",
+    }
+    return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+def mount() -> None:
+    from agents.api import router as agents_router
+    from agents.api_audit import router as audit_router
+    from agents.api_policies import router as policies_router
+    from controlroom.observability.api import router as metrics_router
+    from flows.api import router as flows_router
+    from flows.api_killswitch import router as killswitch_router
+    from flows.api_triggers import hooks as hooks_router
+    from flows.api_triggers import router as triggers_router
+    from flows.roi.api import router as roi_router
+
+    api.add_router("/", flows_router)
+    api.add_router("/", triggers_router)
+    api.add_router("/", roi_router)
+    api.add_router("/", hooks_router)
+    api.add_router("/", agents_router)
+    api.add_router("/", policies_router)
+    api.add_router("/", metrics_router)
+    api.add_router("/", killswitch_router)
+    api.add_router("/", audit_router)
+
+
+mount()

@@ -1,0 +1,214 @@
+"""The one websocket, at ``/ws/``.
+
+Anonymous connections are refused at the handshake. A client subscribes with the query string
+(``?subscribe=run.<uuid>,runs,flow.<id>``) and/or JSON messages
+(``{"type": "subscribe", "groups": [...]}``, ``{"type": "unsubscribe", "groups": [...]}``).
+Every key is checked by ``controlroom.live`` (known topic, object exists, user may see it);
+refused keys are ignored, and JSON clients get an ``error`` frame naming them.
+
+Events reach the consumer from ``controlroom.bus`` as channel messages of type ``bus.event``.
+htmx clients (the default) are sent out-of-band HTML fragments rendered from the pages'
+partials; events are coalesced for ``FLUSH_DELAY`` seconds so a burst of step changes costs one
+render, and each fragment goes out as its own message. JSON clients (``?format=json``) get
+each event as it was published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from controlroom import live
+
+logger = logging.getLogger(__name__)
+
+FLUSH_DELAY = 0.05
+MAX_SUBSCRIPTIONS = 20
+SEEN_EVENTS = 256
+#: Close code for a refused handshake's log line; the client sees an HTTP 403.
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class EventsConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.subscriptions: dict[str, live.Subscription] = {}
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+        self.rendered_at: dict[str, float] = {}
+        self.seen: OrderedDict[str, None] = OrderedDict()
+        self.flusher: asyncio.Task[None] | None = None
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.params = _query_params(self.scope.get("query_string", b""))
+        self.json_mode = self.params.get("format") == "json"
+        await self.accept()
+        await self.subscribe(_split_keys(self.params.get("subscribe", "")))
+
+    async def disconnect(self, code: int) -> None:
+        if self.flusher is not None:
+            self.flusher.cancel()
+        for group in {sub.group for sub in self.subscriptions.values()}:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    # --- subscriptions ----------------------------------------------------------------------
+    async def subscribe(self, keys: Iterable[str]) -> None:
+        wanted = [key for key in dict.fromkeys(keys) if key not in self.subscriptions]
+        room = MAX_SUBSCRIPTIONS - len(self.subscriptions)
+        opened, refused = await database_sync_to_async(self._open)(wanted[:room])
+        refused += wanted[room:]
+        for key, subscription in opened:
+            await self.channel_layer.group_add(subscription.group, self.channel_name)
+            self.subscriptions[key] = subscription
+        if self.json_mode:
+            if opened:
+                await self.send_json({"type": "subscribed", "groups": [key for key, _ in opened]})
+            if refused:
+                await self._error("subscription_refused", "unknown or not allowed", refused)
+            return
+        # After group_add: anything that changes from here on arrives as an event, anything
+        # before it is in what sync() reads now.
+        fragments = await database_sync_to_async(self._sync_html)([sub for _, sub in opened])
+        await self._send_fragments(fragments)
+
+    async def unsubscribe(self, keys: Iterable[str]) -> None:
+        dropped = [self.subscriptions.pop(key) for key in keys if key in self.subscriptions]
+        still = {sub.group for sub in self.subscriptions.values()}
+        for group in {sub.group for sub in dropped} - still:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.json_mode:
+            await self.send_json({"type": "unsubscribed", "groups": list(keys)})
+
+    def _open(self, keys: list[str]) -> tuple[list[tuple[str, live.Subscription]], list[str]]:
+        user = self.scope["user"]
+        opened, refused = [], []
+        for key in keys:
+            try:
+                subscription = live.subscription_open(key, user=user, params=self.params)
+            except Exception:
+                logger.exception("opening subscription %r failed", key)
+                subscription = None
+            if subscription is None:
+                refused.append(key)
+            else:
+                opened.append((key, subscription))
+        return opened, refused
+
+    def _sync_html(self, subscriptions: list[live.Subscription]) -> list[str]:
+        return [html for sub in subscriptions for html in _safely(sub.sync)]
+
+    async def _send_fragments(self, fragments: list[str]) -> None:
+        for html in fragments:
+            if html.strip():
+                await self.send(text_data=html)
+
+    # --- client messages (JSON clients) ----------------------------------------------------
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        keys = content.get("groups") if isinstance(content, dict) else None
+        if kind in {"subscribe", "unsubscribe"} and isinstance(keys, list) and _is_key_list(keys):
+            if kind == "subscribe":
+                await self.subscribe(keys)
+            else:
+                await self.unsubscribe(keys)
+        elif self.json_mode:
+            await self._error(
+                "bad_message", 'expected {"type": "subscribe"|"unsubscribe", "groups": [...]}'
+            )
+
+    async def _error(self, code: str, message: str, groups: list[str] | None = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if groups is not None:
+            frame["groups"] = groups
+        await self.send_json(frame)
+
+    # --- bus events -------------------------------------------------------------------------
+    async def bus_event(self, message: dict[str, Any]) -> None:
+        event = message.get("event") or {}
+        # One publish reaches this channel once per group it shares with the event.
+        event_id = event.get("id")
+        if event_id:
+            if event_id in self.seen:
+                return
+            self.seen[event_id] = None
+            if len(self.seen) > SEEN_EVENTS:
+                self.seen.popitem(last=False)
+        groups = set(event.get("groups") or ())
+        if self.json_mode:
+            await self.send_json(event)
+            return
+        for key, subscription in self.subscriptions.items():
+            if subscription.group in groups:
+                self.pending.setdefault(key, []).append(event)
+        if self.pending and (self.flusher is None or self.flusher.done()):
+            self.flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self.pending:
+            await asyncio.sleep(self._flush_delay())
+            batch, self.pending = self.pending, {}
+            now = asyncio.get_running_loop().time()
+            self.rendered_at.update(dict.fromkeys(batch, now))
+            fragments = await database_sync_to_async(self._render)(batch)
+            with contextlib.suppress(Exception):  # the socket closed meanwhile
+                await self._send_fragments(fragments)
+
+    def _flush_delay(self) -> float:
+        """``FLUSH_DELAY``, or longer while a pending subscription that declares a
+        ``min_interval`` (seconds between renders: an expensive page under a steady stream of
+        events) rendered too recently; what arrives meanwhile joins the same batch."""
+        now = asyncio.get_running_loop().time()
+        waits = [
+            getattr(self.subscriptions.get(key), "min_interval", 0.0)
+            - (now - self.rendered_at.get(key, float("-inf")))
+            for key in self.pending
+        ]
+        return max([FLUSH_DELAY, *waits])
+
+    def _render(self, batch: dict[str, list[dict[str, Any]]]) -> list[str]:
+        fragments: list[str] = []
+        for key, events in batch.items():
+            subscription = self.subscriptions.get(key)
+            if subscription is not None:
+                fragments += _safely(partial(subscription.render, events))
+        return fragments
+
+
+def _safely(render: Callable[[], list[str]]) -> list[str]:
+    """A failed render loses one live update (the page still reloads correctly); it must not
+    close the socket."""
+    try:
+        return list(render() or [])
+    except Exception:
+        logger.exception("live render failed")
+        return []
+
+
+def _query_params(raw: bytes) -> dict[str, str]:
+    parsed = parse_qs(raw.decode("latin-1"), keep_blank_values=False)
+    return {name: values[-1] for name, values in parsed.items()}
+
+
+def _split_keys(value: str) -> list[str]:
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+def _is_key_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(key, str) for key in value)

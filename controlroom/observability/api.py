@@ -1,0 +1,55 @@
+"""``GET /api/metrics``: the numbers of ``/metrics`` as JSON, for API clients (bearer token or
+session like the rest of ``/api``; any role that may view)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Router, Schema
+from ninja.errors import HttpError
+
+from controlroom.observability import metrics
+from controlroom.roles import Capability, can
+
+router = Router(tags=["metrics"])
+
+
+class _ErrorBody(Schema):
+    code: str
+    message: str
+    details: list[dict[str, str]]
+
+
+class MetricsErrorOut(Schema):
+    error: _ErrorBody
+
+
+class MetricOut(Schema):
+    name: str
+    type: str
+    help: str
+    samples: list[dict[str, Any]]
+
+
+class MetricsOut(Schema):
+    generated_at: datetime
+    metrics: list[MetricOut]
+
+
+@router.get(
+    "/metrics",
+    response={200: MetricsOut, 401: MetricsErrorOut, 403: MetricsErrorOut},
+    summary="Engine metrics as JSON",
+    description=(
+        "The numbers `/metrics` exposes to Prometheus, computed from PostgreSQL and Redis at "
+        "request time: counters carry the `_total` sample names, histograms their cumulative "
+        "buckets (`le`), `count` and `sum`."
+    ),
+)
+def metrics_get(request: HttpRequest) -> dict[str, Any]:
+    if not can(request.user, Capability.VIEW):
+        raise HttpError(403, f"your role may not {Capability.VIEW.value}")
+    return {"generated_at": timezone.now(), "metrics": metrics.snapshot()}

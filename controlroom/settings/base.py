@@ -1,0 +1,228 @@
+"""Settings shared by every environment. Overrides live in dev/test/prod, values in env.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controlroom import env as envmod
+
+ENV = envmod.load()
+BASE_DIR = envmod.BASE_DIR
+
+SECRET_KEY = ENV.secret_key
+DEBUG = ENV.debug
+ALLOWED_HOSTS = ENV.allowed_hosts
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django.contrib.postgres",
+    "channels",
+    "django_htmx",
+    "controlroom",
+    "agents",
+    "flows",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Names the request's user on the audit rows written while it is handled.
+    "agents.audit.AuditActorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "controlroom.urls"
+ASGI_APPLICATION = "controlroom.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "controlroom.context_processors.navigation",
+                "flows.context_processors.approvals_badge",
+                "flows.context_processors.kill_switch",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": envmod.database_from_url(ENV.database_url)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's
+        # blocking BZPOPMIN: an idle websocket's receive then raised TimeoutError and the
+        # connection dropped every few seconds. Reads get room; connecting stays quick.
+        "CONFIG": {
+            "hosts": [
+                {"address": ENV.redis_url, "socket_timeout": 30, "socket_connect_timeout": 3}
+            ],
+            "prefix": "controlroom:ws",
+        },
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = ENV.data_dir / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "control-room@localhost"
+
+# --- Celery -----------------------------------------------------------------------------------
+# Facts this configuration is built on (DESIGN.md): acks_late alone loses a step on SIGKILL,
+# reject_on_worker_lost redelivers it, a task outliving the visibility timeout is redelivered
+# while running, so step time limits stay below it and every claim is fenced in PostgreSQL.
+CELERY_BROKER_URL = ENV.redis_url
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": ENV.visibility_timeout_seconds}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Keep running steps when the broker connection drops: their completion is fenced in PostgreSQL.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_TASK_DEFAULT_QUEUE = "steps"
+# Steps wait on the outside world; control tasks (the reconciler, deliveries, cancellations)
+# must not queue behind them.
+CELERY_TASK_ROUTES = {
+    "flows.step_execute": {"queue": "steps"},
+    "flows.*": {"queue": "control"},
+    "agents.*": {"queue": "control"},
+    "controlroom.*": {"queue": "steps"},
+}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_BEAT_SCHEDULE = {
+    "engine-tick": {
+        "task": "flows.engine_tick",
+        "schedule": ENV.reconcile_every_seconds,
+        "options": {"queue": "control", "expires": max(ENV.reconcile_every_seconds * 2, 1.0)},
+    },
+    # Runs accepted on hot paths (webhooks) leave their first steps unpublished; this hands
+    # them to the workers in batches (the reconciler is the slower backstop).
+    "dispatch-pending": {
+        "task": "flows.dispatch_pending",
+        "schedule": ENV.dispatch_every_seconds,
+        "options": {"queue": "control", "expires": max(ENV.dispatch_every_seconds * 2, 1.0)},
+    },
+    # Schedule triggers: due times live in PostgreSQL; this fires the ones that are due.
+    "schedules-fire": {
+        "task": "flows.schedules_fire",
+        "schedule": 15.0,
+        "options": {"queue": "control", "expires": 15.0},
+    },
+    # Audit rows are inserted unsealed on hot paths; this chains them (agents.audit).
+    "audit-seal": {
+        "task": "agents.audit_seal",
+        "schedule": 1.0,
+        "options": {"queue": "control", "expires": 2.0},
+    },
+    # ROI facts appended on hot paths are folded into per-day rollups (flows.roi.rollups).
+    "roi-fold": {
+        "task": "flows.roi_fold",
+        "schedule": 2.0,
+        "options": {"queue": "control", "expires": 4.0},
+    },
+    # Expired long-term memory goes, and each key keeps at most MEMORY_MAX_PER_KEY entries.
+    "memory-purge": {
+        "task": "agents.memory_purge",
+        "schedule": 3600.0,
+        "options": {"queue": "control", "expires": 3600.0},
+    },
+}
+
+CONTROLROOM: dict[str, Any] = {
+    "HEARTBEAT_SECONDS": ENV.heartbeat_seconds,
+    "HEARTBEAT_LAPSE_SECONDS": ENV.heartbeat_lapse_seconds,
+    "REQUEUE_AFTER_SECONDS": ENV.requeue_after_seconds,
+    "STEP_TIME_LIMIT_SECONDS": ENV.step_time_limit_seconds,
+    "MAX_DOCUMENT_BYTES": 1_000_000,
+    "MAX_NODES": 500,
+    "MAX_TEMPLATE_OUTPUT": 100_000,
+    "EXTRA_TOOL_MODULES": [],
+    # Secrets (agents.secrets): the keys from the environment, else this file. Creating the
+    # file on first use is for dev and tests; production fails loudly without a key.
+    "FERNET_KEYS": list(ENV.fernet_keys),
+    "FERNET_KEY_FILE": ENV.data_dir / "fernet_key",
+    "FERNET_KEY_CREATE": False,
+    "MEMORY_RETENTION_DAYS": ENV.memory_retention_days,
+    "MEMORY_MAX_PER_KEY": ENV.memory_max_per_key,
+    # Tools: outbound HTTP on an agent's behalf (agents.egress), MCP calls, meeting slots.
+    "EGRESS": ENV.egress,
+    "MCP_TIMEOUT_SECONDS": ENV.mcp_timeout_seconds,
+    "WORKING_HOURS": ENV.working_hours,
+    # Approvals: reminders and escalations (flows.approvals.notices).
+    "SLACK_WEBHOOK_URL": ENV.slack_webhook_url,
+    "PUBLIC_URL": ENV.public_url,
+    # Triggers (flows.triggers): webhook body cap and signature tolerance.
+    "WEBHOOK_MAX_BYTES": ENV.webhook_max_bytes,
+    "WEBHOOK_TOLERANCE_SECONDS": ENV.webhook_tolerance_seconds,
+    # Public form triggers: submissions per client IP per flow, per 60 s window.
+    "FORM_RATE_LIMIT": (ENV.form_rate_per_minute, 60),
+    # The JSON API: requests per bearer token per 60 s window (429 + Retry-After beyond).
+    "API_RATE_PER_MINUTE": ENV.api_rate_per_minute,
+    # The home page's stuck-run alarm, /metrics access, OTLP traces (controlroom.observability).
+    "OBSERVABILITY": ENV.observability,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # CONTROLROOM_LOG_FORMAT=json: one JSON object per line, with the run and step ids.
+        "json": {"()": "controlroom.observability.logs.JsonFormatter"},
+    },
+    # Every handler carries the redacting filter: no stored secret value, API key or bearer
+    # token reaches a log line (a filter on a handler sees the records of every logger).
+    "filters": {"redact": {"()": "agents.redaction.RedactingFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if ENV.observability.log_format == "json" else "plain",
+            "filters": ["redact"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

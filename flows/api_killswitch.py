@@ -1,0 +1,151 @@
+"""The kill switch over the API: pause/resume one flow, read and throw the global switch.
+Thin adapters over ``flows.killswitch``; both actions are audited there."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.errors import HttpError, ValidationError
+from pydantic import Field
+from pydantic import ValidationError as PydanticValidationError
+
+from controlroom.roles import Capability, Role, can, roles_of
+from flows import killswitch
+from flows.killswitch_models import KillSwitch
+from flows.models import Flow
+from flows.schemas import ErrorOut
+
+router = Router(tags=["kill switch"])
+ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
+
+
+class PauseIn(Schema):
+    reason: str = Field(default="", max_length=killswitch.MAX_REASON_CHARS)
+
+
+class FlowSwitchOut(Schema):
+    slug: str
+    paused: bool = Field(description="the flow's own switch")
+    globally_paused: bool = Field(description="everything is paused (the global switch)")
+    runs: int = Field(description="runs paused or resumed by this call")
+    reason: str = ""
+
+
+class KillSwitchIn(Schema):
+    active: bool
+    reason: str = Field(default="", max_length=killswitch.MAX_REASON_CHARS)
+
+
+class KillSwitchOut(Schema):
+    active: bool
+    reason: str
+    changed_by: str
+    changed_at: str | None
+    paused_flows: list[str] = Field(description="flows paused on their own switch")
+    runs: int = Field(default=0, description="runs paused or resumed by this call")
+
+
+def _flow(request: HttpRequest, slug: str) -> Flow:
+    if not can(request.user, Capability.OPERATE):
+        raise HttpError(403, "your role may not operate flows")
+    flow = Flow.objects.filter(slug=slug).first()
+    if flow is None:
+        raise HttpError(404, f"no flow {slug!r}")
+    return flow
+
+
+def _flow_out(flow: Flow, runs: int) -> dict[str, Any]:
+    own = killswitch.state(flow=flow)
+    return {
+        "slug": flow.slug,
+        "paused": own.active,
+        "globally_paused": killswitch.state().active,
+        "runs": runs,
+        "reason": own.reason,
+    }
+
+
+def _pause_reason(request: HttpRequest) -> str:
+    """The optional body ``{"reason": "..."}``: a pause needs no body at all."""
+    if not request.body:
+        return ""
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        raise HttpError(400, "the request body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise HttpError(400, "the request body must be a JSON object")
+    try:
+        return PauseIn.model_validate(data).reason
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            [{"loc": ["body", *error["loc"]], "msg": error["msg"]} for error in exc.errors()]
+        ) from None
+
+
+@router.post(
+    "/flows/{slug}/pause",
+    response={200: FlowSwitchOut, **ERRORS},
+    summary="Pause a flow: nothing more is claimed, in-flight results are held",
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": PauseIn.model_json_schema()}},
+        }
+    },
+)
+def flow_pause(request: HttpRequest, slug: str) -> Any:
+    flow = _flow(request, slug)
+    reason = _pause_reason(request)
+    return _flow_out(flow, killswitch.flow_pause(flow=flow, user=request.user, reason=reason))
+
+
+@router.post(
+    "/flows/{slug}/resume",
+    response={200: FlowSwitchOut, **ERRORS},
+    summary="Resume a paused flow where it stopped",
+)
+def flow_resume(request: HttpRequest, slug: str) -> Any:
+    flow = _flow(request, slug)
+    return _flow_out(flow, killswitch.flow_resume(flow=flow, user=request.user))
+
+
+def _switch_out(runs: int = 0) -> dict[str, Any]:
+    current = killswitch.state()
+    return {
+        "active": current.active,
+        "reason": current.reason,
+        "changed_by": current.changed_by,
+        "changed_at": current.changed_at.isoformat() if current.changed_at else None,
+        "paused_flows": sorted(
+            KillSwitch.objects.filter(active=True, flow__isnull=False).values_list(
+                "flow__slug", flat=True
+            )
+        ),
+        "runs": runs,
+    }
+
+
+@router.get("/kill-switch", response={200: KillSwitchOut, **ERRORS}, summary="The global switch")
+def kill_switch_get(request: HttpRequest) -> Any:
+    if not can(request.user, Capability.VIEW):
+        raise HttpError(403, "your role may not view the control room")
+    return _switch_out()
+
+
+@router.post(
+    "/kill-switch",
+    response={200: KillSwitchOut, **ERRORS},
+    summary="Pause (active: true) or resume (active: false) everything; admins only",
+)
+def kill_switch_set(request: HttpRequest, payload: KillSwitchIn) -> Any:
+    if Role.ADMIN not in roles_of(request.user):
+        raise HttpError(403, "only an admin may pause or resume everything")
+    if payload.active:
+        runs = killswitch.global_pause(user=request.user, reason=payload.reason)
+    else:
+        runs = killswitch.global_resume(user=request.user)
+    return _switch_out(runs)

@@ -1,0 +1,350 @@
+"""The triggers router: outcomes, webhook endpoints and their secrets. Thin adapters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import Field
+from pydantic import ValidationError as PydanticValidationError
+
+from controlroom.api import error_response
+from controlroom.pagination import BadCursor, page
+from controlroom.roles import Capability, can
+from flows import outcomes
+from flows.models import Flow, Trigger, WebhookSecret
+from flows.schemas import ErrorOut
+from flows.triggers import webhooks
+
+router = Router(tags=["outcomes"])
+ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
+
+
+class OutcomeIn(Schema):
+    subject: str = Field(min_length=1, max_length=300)
+    metric: str = Field(min_length=1, max_length=100)
+    value: float | int | str = 1
+    run_id: str | None = None
+    flow: str | None = None
+    occurred_at: datetime | None = None
+
+
+class OutcomeOut(Schema):
+    id: int
+    subject: str
+    metric: str
+    value: str = Field(description="a decimal number, as text")
+    run_id: str | None
+    flow: str | None
+    occurred_at: str
+    source: str
+    created_at: str
+
+
+class OutcomeRecordedOut(OutcomeOut):
+    created: bool
+
+
+class OutcomeListOut(Schema):
+    items: list[OutcomeOut]
+    next_cursor: str | None = None
+
+
+def _require(request: HttpRequest, capability: Capability) -> None:
+    if not can(request.user, capability):
+        raise HttpError(403, f"your role may not {capability.value}")
+
+
+def _idempotency_key(request: HttpRequest) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 150):
+        raise HttpError(400, "Idempotency-Key must be 1 to 150 characters")
+    return f"api:{key}" if key else None
+
+
+@router.post(
+    "/outcomes",
+    response={201: OutcomeRecordedOut, 200: OutcomeRecordedOut, **ERRORS},
+    summary="Record a business outcome for a subject; it attaches to that subject's run",
+)
+def outcome_create(request: HttpRequest, payload: OutcomeIn) -> Any:
+    _require(request, Capability.OPERATE)
+    value: Any = payload.value
+    if isinstance(value, float):
+        # Decimal from the JSON text the float came from, not from binary floating point.
+        value = repr(value)
+    try:
+        recorded = outcomes.outcome_record(
+            subject=payload.subject,
+            metric=payload.metric,
+            value=value,
+            run_id=payload.run_id,
+            flow_slug=payload.flow,
+            occurred_at=payload.occurred_at,
+            event_key=_idempotency_key(request),
+        )
+    except outcomes.OutcomeError as exc:
+        return _outcome_error(request, exc)
+    body = {**outcomes.outcome_dict(recorded.outcome), "created": recorded.created}
+    return Status(201 if recorded.created else 200, body)
+
+
+def _outcome_error(request: HttpRequest, exc: outcomes.OutcomeError) -> HttpResponse:
+    code = "not_found" if exc.status == 404 else "invalid"
+    return error_response(request, exc.status, code, exc.message, exc.details)
+
+
+@router.get("/outcomes", response={200: OutcomeListOut, **ERRORS})
+def outcome_list(
+    request: HttpRequest,
+    subject: str | None = None,
+    metric: str | None = None,
+    flow: str | None = None,
+    run_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    _require(request, Capability.VIEW)
+    flow_obj = None
+    if flow:
+        flow_obj = Flow.objects.filter(slug=flow).first()
+        if flow_obj is None:
+            raise HttpError(404, f"no flow {flow!r}")
+    run_uuid = None
+    if run_id:
+        import uuid
+
+        try:
+            run_uuid = uuid.UUID(run_id)
+        except ValueError:
+            raise HttpError(400, "run_id is not a run id") from None
+    found = outcomes.outcome_list(subject=subject, metric=metric, flow=flow_obj, run_id=run_uuid)
+    try:
+        rows, next_cursor = page(found, cursor=cursor, limit=max(1, min(limit, 200)))
+    except BadCursor as exc:
+        raise HttpError(400, str(exc)) from exc
+    return {"items": [outcomes.outcome_dict(o) for o in rows], "next_cursor": next_cursor}
+
+
+# --- webhooks --------------------------------------------------------------------------------
+hooks = Router(tags=["webhooks"], auth=None)
+
+
+class WebhookAcceptedOut(Schema):
+    run_id: str
+    created: bool
+
+
+class OutcomeAcceptedOut(Schema):
+    outcome_id: int
+    created: bool
+
+
+class SecretIssueIn(Schema):
+    overlap_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
+
+
+class SecretIssuedOut(Schema):
+    name: str
+    number: int
+    secret: str = Field(description="shown once; store it in the sending system")
+    url: str
+    previous_valid_until: datetime | None
+
+
+HOOK_ERRORS: dict[int, Any] = {s: ErrorOut for s in (400, 401, 404, 405, 413, 415, 422)}
+SIGNED_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    "parameters": [
+        {
+            "in": "header",
+            "name": "X-Controlroom-Signature",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">',
+        },
+        {"in": "header", "name": "X-Event-Id", "required": False, "schema": {"type": "string"}},
+    ],
+}
+
+
+def _inbound(request: HttpRequest) -> webhooks.Inbound:
+    raw_length = request.META.get("CONTENT_LENGTH") or ""
+    length = int(raw_length) if raw_length.isdigit() else None
+    return webhooks.Inbound(
+        headers=request.headers,
+        content_type=request.content_type or "",
+        content_length=length,
+        read=request.read,
+    )
+
+
+def _hook_error(request: HttpRequest, exc: webhooks.WebhookError) -> HttpResponse:
+    return error_response(request, exc.status, exc.code, exc.message)
+
+
+@hooks.post(
+    "/hooks/flows/{slug}",
+    response={202: WebhookAcceptedOut, **HOOK_ERRORS},
+    openapi_extra=SIGNED_BODY,
+    summary="Start a run of a flow with a webhook trigger (signed; repeats return the first run)",
+)
+def hook_flow(request: HttpRequest, slug: str) -> Any:
+    flow = Flow.objects.select_related("live_version").filter(slug=slug).first()
+    if flow is None:
+        return error_response(request, 404, "not_found", f"no flow {slug!r}")
+    try:
+        run, created = webhooks.webhook_run_start(flow=flow, inbound=_inbound(request))
+    except webhooks.WebhookError as exc:
+        return _hook_error(request, exc)
+    return Status(202, {"run_id": str(run.id), "created": created})
+
+
+@hooks.post(
+    "/hooks/outcomes",
+    response={202: OutcomeAcceptedOut, **HOOK_ERRORS},
+    openapi_extra=SIGNED_BODY,
+    summary="Record an outcome, for systems that can only send signed webhooks",
+)
+def hook_outcome(request: HttpRequest) -> Any:
+    try:
+        body, key = webhooks.webhook_outcome_body(inbound=_inbound(request))
+        payload = OutcomeIn.model_validate(body)
+        recorded = outcomes.outcome_record(
+            subject=payload.subject,
+            metric=payload.metric,
+            value=repr(payload.value) if isinstance(payload.value, float) else payload.value,
+            run_id=payload.run_id,
+            flow_slug=payload.flow,
+            occurred_at=payload.occurred_at,
+            source="webhook",
+            event_key=key,
+        )
+    except webhooks.WebhookError as exc:
+        return _hook_error(request, exc)
+    except PydanticValidationError as exc:
+        details = [
+            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        return error_response(request, 422, "invalid", "the outcome is invalid", details)
+    except outcomes.OutcomeError as exc:
+        return _outcome_error(request, exc)
+    return Status(202, {"outcome_id": recorded.outcome.id, "created": recorded.created})
+
+
+def _issued(request: HttpRequest, issued: webhooks.IssuedSecret, path: str) -> dict[str, Any]:
+    return {
+        "name": issued.name,
+        "number": issued.number,
+        "secret": issued.value,
+        "url": request.build_absolute_uri(path),
+        "previous_valid_until": issued.previous_valid_until,
+    }
+
+
+@router.post(
+    "/flows/{slug}/webhook-secrets",
+    response={201: SecretIssuedOut, **ERRORS},
+    summary="Issue or rotate a webhook signing secret; older ones stay valid for the overlap",
+)
+def flow_webhook_secret_issue(request: HttpRequest, slug: str, payload: SecretIssueIn) -> Any:
+    _require(request, Capability.DESIGN)
+    flow = Flow.objects.filter(slug=slug).first()
+    if flow is None:
+        raise HttpError(404, f"no flow {slug!r}")
+    issued = webhooks.webhook_secret_issue(flow=flow, overlap_seconds=payload.overlap_seconds)
+    return Status(201, _issued(request, issued, f"/api/hooks/flows/{flow.slug}"))
+
+
+@router.post(
+    "/outcomes/webhook-secrets",
+    response={201: SecretIssuedOut, **ERRORS},
+    summary="Issue (or rotate to) a new signing secret of the outcomes webhook",
+)
+def outcome_webhook_secret_issue(request: HttpRequest, payload: SecretIssueIn) -> Any:
+    _require(request, Capability.DESIGN)
+    issued = webhooks.webhook_secret_issue(flow=None, overlap_seconds=payload.overlap_seconds)
+    return Status(201, _issued(request, issued, "/api/hooks/outcomes"))
+
+
+# --- triggers ------------------------------------------------------------------------------------
+class WebhookSecretOut(Schema):
+    name: str
+    number: int
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class TriggerOut(Schema):
+    flow: str
+    type: str
+    config: dict[str, Any]
+    enabled: bool
+    next_due_at: datetime | None
+    last_fired_at: datetime | None
+    url: str | None = Field(default=None, description="where webhooks or the public form go")
+    secrets: list[WebhookSecretOut] = Field(default_factory=list)
+
+
+class TriggerListOut(Schema):
+    items: list[TriggerOut]
+    next_cursor: str | None = None
+
+
+def _trigger_out(request: HttpRequest, flow: Flow) -> dict[str, Any]:
+    row = Trigger.objects.filter(flow=flow).first()
+    version = flow.live_version or flow.versions.order_by("-number").first()
+    block = dict((version.document.get("trigger") if version else None) or {"type": "manual"})
+    kind = row.kind if row else block.get("type", "manual")
+    urls = {"webhook": f"/api/hooks/flows/{flow.slug}", "form": f"/forms/{flow.slug}/"}
+    secrets = WebhookSecret.objects.filter(flow=flow) if kind == "webhook" else []
+    return {
+        "flow": flow.slug,
+        "type": kind,
+        "config": row.config if row else block,
+        "enabled": row.enabled if row else True,
+        "next_due_at": row.next_due_at if row else None,
+        "last_fired_at": row.last_fired_at if row else None,
+        "url": request.build_absolute_uri(urls[kind]) if kind in urls else None,
+        "secrets": [
+            {
+                "name": s.name,
+                "number": s.number,
+                "created_at": s.created_at,
+                "expires_at": s.expires_at,
+            }
+            for s in secrets
+        ],
+    }
+
+
+@router.get(
+    "/triggers",
+    response={200: TriggerListOut, **ERRORS},
+    summary="Every flow's trigger (the live version's): type, config, next due time, secrets",
+)
+def trigger_list(request: HttpRequest, type: str | None = None) -> dict[str, Any]:
+    _require(request, Capability.VIEW)
+    items = [
+        _trigger_out(request, flow)
+        for flow in Flow.objects.select_related("live_version").order_by("slug")
+    ]
+    if type:
+        items = [item for item in items if item["type"] == type]
+    return {"items": items, "next_cursor": None}
+
+
+@router.get("/flows/{slug}/trigger", response={200: TriggerOut, **ERRORS})
+def trigger_get(request: HttpRequest, slug: str) -> dict[str, Any]:
+    _require(request, Capability.VIEW)
+    flow = Flow.objects.select_related("live_version").filter(slug=slug).first()
+    if flow is None:
+        raise HttpError(404, f"no flow {slug!r}")
+    return _trigger_out(request, flow)

@@ -1,0 +1,282 @@
+"""Human decisions on approvals: decide (approve, edit, reject, send back), reassign, open.
+
+Every function that changes an approval locks its run first (``Advance.open``): the run lock
+serialises two people deciding at once — the second finds the first one's decision and is told
+who made it — and a decision resumes the run in the same transaction. Each change appends a
+``RunEvent`` (who, when, what changed) and publishes a bus event after commit, through
+``flows.engine.transitions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from flows.approvals import autonomy, edits
+from flows.approvals.access import DECIDING_ROLES, may_decide
+from flows.engine import transitions, waits
+from flows.engine.nodes.approval import max_send_backs
+from flows.engine.scheduler import Advance
+from flows.models import Approval, Step
+from flows.states import ApprovalStatus
+
+
+class ApprovalError(Exception):
+    def __init__(self, message: str, *, code: str = "invalid", status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str  # "approve" | "reject"
+    output: Any = None  # the edited draft (approve only); None approves it as shown
+    reason: str = ""  # why; for a send-back, the notes the drafting step sees
+    shown_hash: str | None = None  # the hash of what the approver saw; checked when given
+    send_back: bool = False  # reject and send the draft back to its drafting step
+
+
+def _locked(approval_id: int) -> tuple[Advance, Approval]:
+    """Lock the approval's run (inside ``transaction.atomic``) and read the approval."""
+    run_id = Approval.objects.filter(id=approval_id).values_list("run_id", flat=True).first()
+    if run_id is None:
+        raise ApprovalError("no such approval", code="not_found", status=404)
+    advance = Advance.open(run_id)
+    approval = Approval.objects.select_related("decided_by", "step").get(id=approval_id)
+    return advance, approval
+
+
+def _check_pending(approval: Approval, user: Any) -> None:
+    if not may_decide(user, approval):
+        raise ApprovalError("you may not decide this approval", code="forbidden", status=403)
+    if approval.status != ApprovalStatus.PENDING:
+        who = approval.decided_by.get_username() if approval.decided_by else "the system"
+        raise ApprovalError(f"already {approval.status} by {who}", code="conflict", status=409)
+    if approval.deadline_at and approval.deadline_at < timezone.now():
+        raise ApprovalError("the deadline for this approval has passed", code="expired", status=409)
+
+
+def approval_decide(*, approval_id: int, user: Any, decision: Decision) -> Approval:
+    """Record a decision and resume the run, atomically.
+
+    Refused when the user may not decide, when someone decided first (the winner is named),
+    when the deadline passed, when ``shown_hash`` does not match what is pending now, or when
+    an edit changes the kind of thing approved. A send-back needs notes and a node that names
+    ``send_back_to``, at most ``max_send_backs`` times.
+    """
+    if decision.decision not in {"approve", "reject"}:
+        raise ApprovalError("decision must be 'approve' or 'reject'")
+    if decision.send_back and decision.decision != "reject":
+        raise ApprovalError("only a rejection can send the draft back")
+    if decision.send_back and not decision.reason.strip():
+        raise ApprovalError("say what to change: sending a draft back needs notes")
+    with transaction.atomic():
+        # The run lock serialises deciders: the second one sees the first one's decision.
+        advance, approval = _locked(approval_id)
+        _check_pending(approval, user)
+        if decision.shown_hash and decision.shown_hash != approval.shown_hash:
+            raise ApprovalError(
+                "the draft changed after it was shown; review the current version",
+                code="stale",
+                status=409,
+            )
+        step = Step.objects.get(id=approval.step_id)
+        outcome = _outcome(advance, approval, step, decision, user)
+        moved = transitions.approval_move(
+            approval,
+            outcome.status,
+            decided_by=user,
+            decided_at=timezone.now(),
+            decision_output=outcome.final,
+            decision_reason=decision.reason,
+            resolution=outcome.resolution,
+            edit_distance=outcome.distance,
+            data=outcome.audit,
+        )
+        if not moved:  # cannot happen under the run lock; refuse rather than resume twice
+            raise ApprovalError("someone decided first", code="conflict", status=409)
+        waits.resume(advance, step, outcome.payload)
+        advance.drain()
+        if step.node_type == "approval":
+            autonomy.autonomy_recheck(
+                flow_id=advance.run.flow_id,
+                node_id=step.node_id,
+                config=advance.graph.config(step.node_id),
+            )
+    return approval
+
+
+@dataclass
+class _Outcome:
+    status: ApprovalStatus
+    resolution: str
+    final: Any
+    payload: dict[str, Any]
+    distance: int | None = None
+    audit: dict[str, Any] = field(default_factory=dict)
+
+
+def _outcome(
+    advance: Advance, approval: Approval, step: Step, decision: Decision, user: Any
+) -> _Outcome:
+    who = user.get_username()
+    audit: dict[str, Any] = {"decision": decision.decision, "reason": decision.reason}
+    if decision.decision == "approve":
+        edited = decision.output is not None and decision.output != approval.draft
+        final = decision.output if edited else approval.draft
+        if edited:
+            try:
+                edits.check_edit(approval.draft, final)
+            except edits.EditError as exc:
+                raise ApprovalError(str(exc), code="invalid_edit", status=422) from None
+        distance = edits.edit_distance(approval.draft, final) if edited else 0
+        resolution = Approval.Resolution.EDITED if edited else Approval.Resolution.APPROVED
+        audit |= {"resolution": resolution, "edited": edited, "edit_distance": distance}
+        if edited:
+            audit["diff"] = edits.unified_diff(approval.draft, final)
+        payload = {
+            "decision": "approved",
+            "output": final,
+            "edited": edited,
+            "reason": decision.reason,
+            "decided_by": who,
+        }
+        return _Outcome(ApprovalStatus.APPROVED, resolution, final, payload, distance, audit)
+    if decision.send_back:
+        limit = (
+            max_send_backs(advance.graph.config(step.node_id))
+            if step.node_type == "approval"
+            else 0
+        )
+        if limit == 0:
+            raise ApprovalError("this approval cannot send drafts back (no send_back_to)")
+        if approval.round >= limit:
+            raise ApprovalError(
+                f"this draft was sent back {limit} times already: approve, edit or reject it"
+            )
+        resolution = Approval.Resolution.SENT_BACK
+        audit |= {
+            "resolution": resolution,
+            "send_back_to": advance.graph.round_head.get(step.node_id),
+        }
+        payload = {
+            "decision": "sent_back",
+            "reason": decision.reason,
+            "decided_by": who,
+            "draft": approval.draft,
+        }
+        return _Outcome(ApprovalStatus.REJECTED, resolution, None, payload, None, audit)
+    resolution = Approval.Resolution.REJECTED
+    audit["resolution"] = resolution
+    payload = {
+        "decision": "rejected",
+        "output": approval.draft,
+        "edited": False,
+        "reason": decision.reason,
+        "decided_by": who,
+    }
+    return _Outcome(ApprovalStatus.REJECTED, resolution, approval.draft, payload, None, audit)
+
+
+def approval_reassign(
+    *,
+    approval_id: int,
+    user: Any,
+    to_user: str | None = None,
+    to_role: str | None = None,
+    note: str = "",
+) -> Approval:
+    """Give a pending approval to one person (who can decide approvals) or to a role.
+
+    Only someone who may decide it now may pass it on. Audited as ``approval.reassigned``.
+    """
+    if (to_user is None) == (to_role is None):
+        raise ApprovalError("reassign to one person or one role")
+    target = None
+    if to_user is not None:
+        target = get_user_model().objects.filter(username=to_user, is_active=True).first()
+        if target is None:
+            raise ApprovalError(f"no active user {to_user!r}", code="invalid_assignee")
+    elif to_role not in DECIDING_ROLES:
+        raise ApprovalError(
+            f"approvals go to a role that can decide them: {', '.join(DECIDING_ROLES)}",
+            code="invalid_assignee",
+        )
+    with transaction.atomic():
+        _, approval = _locked(approval_id)
+        _check_pending(approval, user)
+        before = {
+            "user": approval.assignee_user.get_username() if approval.assignee_user else None,
+            "role": approval.assignee_role,
+        }
+        fields: dict[str, Any] = {"assignee_user": target}
+        if to_role is not None:
+            fields["assignee_role"] = to_role
+        if target is not None:
+            probe = Approval(assignee_user=target, assignee_role=approval.assignee_role)
+            if not may_decide(target, probe):
+                raise ApprovalError(
+                    f"{target.get_username()} cannot decide approvals", code="invalid_assignee"
+                )
+        transitions.approval_update(
+            approval,
+            "approval.reassigned",
+            data={
+                "by": user.get_username(),
+                "from": before,
+                "to": {"user": to_user, "role": fields.get("assignee_role", before["role"])},
+                "note": note[:2000],
+            },
+            **fields,
+        )
+    return approval
+
+
+def approval_open(*, approval_id: int, user: Any) -> bool:
+    """Note when an approver who may decide it first opened the approval's detail: the start
+    of the human minutes it took. Once per approval; True when this call was the first."""
+    approval = Approval.objects.filter(id=approval_id).first()
+    if approval is None or approval.first_opened_at is not None:
+        return False
+    if approval.status != ApprovalStatus.PENDING or not may_decide(user, approval):
+        return False
+    with transaction.atomic():
+        return transitions.approval_update(
+            approval,
+            "approval.opened",
+            where_unset="first_opened_at",
+            data={"by": user.get_username()},
+            publish=False,
+            first_opened_at=timezone.now(),
+            first_opened_by=user,
+        )
+
+
+@dataclass
+class BulkResult:
+    approved: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+def approval_bulk_approve(*, items: list[tuple[int, str | None]], user: Any) -> BulkResult:
+    """Approve several approvals as shown, each bound to the hash it was shown with. Each is
+    decided on its own (a refusal — stale, decided, expired — leaves the others approved)."""
+    result = BulkResult()
+    for approval_id, shown in items:
+        try:
+            approval_decide(
+                approval_id=approval_id,
+                user=user,
+                decision=Decision("approve", shown_hash=shown),
+            )
+        except ApprovalError as exc:
+            result.refused.append((approval_id, exc.message))
+        else:
+            result.approved.append(approval_id)
+    return result

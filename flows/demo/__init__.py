@@ -1,0 +1,97 @@
+"""The demo workspace: four flows built from patterns users ask for, on scripted agents."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from agents.knowledge import knowledge_document_add
+from agents.models import Agent, KnowledgeBase
+from controlroom.accounts import user_ensure
+from controlroom.roles import Role
+from flows.models import Flow
+from flows.versions import flow_save, flow_version_publish
+
+DEMO_DIR = Path(__file__).resolve().parent
+
+
+def demo_documents() -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in sorted(DEMO_DIR.glob("*.json"))]
+
+
+@dataclass
+class DemoReport:
+    username: str
+    password: str
+    flows_saved: list[str]
+
+
+def _admin_password() -> str:
+    path = Path(settings.ENV.data_dir) / "admin_password"
+    if path.exists():
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(password)
+    path.chmod(0o600)
+    return password
+
+
+def _agent_upsert(spec: dict[str, Any]) -> None:
+    Agent.objects.update_or_create(
+        slug=spec["slug"],
+        defaults={
+            "name": spec.get("name", spec["slug"]),
+            "role": spec.get("role", ""),
+            "instructions": spec.get("instructions", ""),
+            "provider": spec.get("provider", "scripted"),
+            "model": spec.get("model", "scripted-1"),
+            "output_mode": spec.get("output", "text"),
+            "output_schema": spec.get("output_schema"),
+            "tools": spec.get("tools", []),
+            "price_in_per_1k": Decimal(str(spec.get("price_in_per_1k", "0"))),
+            "price_out_per_1k": Decimal(str(spec.get("price_out_per_1k", "0"))),
+            "script": spec.get("script", {}),
+        },
+    )
+
+
+def _knowledge_load() -> None:
+    """The support knowledge base the tier-one support demo answers from."""
+    base, _ = KnowledgeBase.objects.get_or_create(
+        slug="support",
+        defaults={"name": "Support help centre", "description": "Demo help-centre articles."},
+    )
+    for path in sorted((DEMO_DIR / "knowledge").glob("*.md")):
+        text = path.read_text()
+        title = text.splitlines()[0].lstrip("# ").strip() if text else path.stem
+        knowledge_document_add(base=base, title=title, body=text, source=f"demo/{path.name}")
+
+
+def demo_load(*, password: str | None = None) -> DemoReport:
+    """Create (or bring up to date) the admin user, demo agents and demo flows. Idempotent:
+    a flow is saved as a new version only when its document changed."""
+    password = password or _admin_password()
+    admin = user_ensure(username="admin", role=Role.ADMIN, password=password)
+    saved: list[str] = []
+    with transaction.atomic():
+        _knowledge_load()
+        for document in demo_documents():
+            for spec in document.get("agents", []):
+                _agent_upsert(spec)
+            flow = Flow.objects.filter(slug=document["slug"]).first()
+            latest = flow.versions.order_by("-number").first() if flow else None
+            if latest is None or latest.document != document:
+                flow, latest = flow_save(document=document, user=admin)
+                saved.append(flow.slug)
+            assert flow is not None and latest is not None
+            if flow.live_version_id != latest.id:
+                flow_version_publish(flow=flow, version=latest)
+    return DemoReport(username="admin", password=password, flows_saved=saved)

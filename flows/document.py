@@ -1,0 +1,451 @@
+"""The ``controlroom.flow/v1`` document: parse, validate with precise errors, export.
+
+Every problem is reported as ``{"pointer": <JSON pointer>, "message": ...}`` so the API, the
+editor and the CLI can pin it to the node or edge it concerns. Validation never executes
+anything a document contains.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import yaml
+from django.conf import settings
+
+from controlroom import expressions, jsondata
+from flows import graph as graphs
+from flows.engine.nodes import REGISTRY
+from flows.triggers.config import TRIGGER_PROPERTIES, trigger_problems
+
+SCHEMA_ID = "controlroom.flow/v1"
+ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
+
+PROVIDERS = ["scripted", "openai", "anthropic"]
+PRICE_SCHEMA: dict[str, Any] = {"type": ["number", "string"]}
+SCRIPT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "responses": {"type": "array", "maxItems": 1000},
+        "rules": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["when", "response"],
+                "additionalProperties": False,
+                "properties": {
+                    "when": {"type": "string", "format": "condition"},
+                    "response": {},
+                },
+            },
+        },
+        "latency_ms": {"type": "integer", "minimum": 0, "maximum": 60_000},
+    },
+}
+# A model-routing stage: what it sets overrides the agent's (agents.runtime.agent_stages).
+CASCADE_STAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["model"],
+    "additionalProperties": False,
+    "properties": {
+        "provider": {"enum": PROVIDERS},
+        "model": {"type": "string", "minLength": 1, "maxLength": 120},
+        "connection": {"type": "string", "pattern": SLUG_PATTERN},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 200_000},
+        "json_mode": {"enum": ["auto", "schema", "object", "prompt"]},
+        "price_in_per_1k": PRICE_SCHEMA,
+        "price_out_per_1k": PRICE_SCHEMA,
+        "script": SCRIPT_SCHEMA,
+    },
+}
+AGENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["slug"],
+    "additionalProperties": False,
+    "properties": {
+        "slug": {"type": "string", "pattern": SLUG_PATTERN},
+        "name": {"type": "string", "maxLength": 120},
+        "role": {"type": "string", "maxLength": 200},
+        "instructions": {"type": "string", "maxLength": 50_000},
+        "provider": {"enum": PROVIDERS},
+        "model": {"type": "string", "maxLength": 120},
+        # A ProviderConnection slug (base URL, key, timeout); without one the SDK's environment.
+        "connection": {"type": "string", "pattern": SLUG_PATTERN},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 200_000},
+        "output": {"enum": ["text", "json"]},
+        "output_schema": {"type": "object"},
+        "json_mode": {"enum": ["auto", "schema", "object", "prompt"]},
+        "tools": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+        "max_turns": {"type": "integer", "minimum": 1, "maximum": 50},
+        "price_in_per_1k": PRICE_SCHEMA,
+        "price_out_per_1k": PRICE_SCHEMA,
+        "memory_scope": {"type": "string", "maxLength": 200},
+        "cascade": {"type": "array", "items": CASCADE_STAGE_SCHEMA, "maxItems": 5},
+        "confidence": {"type": "string", "format": "condition", "maxLength": 500},
+        "min_confidence": {"type": "number"},
+        "check": {"type": "string", "format": "condition", "maxLength": 2000},
+        "script": SCRIPT_SCHEMA,
+    },
+}
+
+DOCUMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["schema", "slug", "name", "nodes", "edges"],
+    "additionalProperties": False,
+    "properties": {
+        "schema": {"const": SCHEMA_ID},
+        "slug": {"type": "string", "pattern": SLUG_PATTERN},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "description": {"type": "string", "maxLength": 5000},
+        "subject": {"type": "string", "format": "template", "maxLength": 500},
+        "trigger": {
+            "type": "object",
+            "required": ["type"],
+            "properties": {
+                "type": {"enum": ["manual", "webhook", "schedule", "form", "event"]},
+                "snapshot": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                **TRIGGER_PROPERTIES,
+            },
+        },
+        "input_schema": {"type": "object"},
+        "sample_input": {"type": "object"},
+        "agents": {"type": "array", "items": AGENT_SCHEMA, "maxItems": 200},
+        "nodes": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "type"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "pattern": ID_PATTERN},
+                    "type": {"type": "string"},
+                    "name": {"type": "string", "maxLength": 200},
+                    "config": {"type": "object"},
+                    "position": {
+                        "type": "object",
+                        "required": ["x", "y"],
+                        "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+                    },
+                },
+            },
+        },
+        "edges": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["from", "to"],
+                "additionalProperties": False,
+                "properties": {
+                    "from": {"type": "string"},
+                    "to": {"type": "string"},
+                    "when": {"type": "string", "format": "condition", "maxLength": 2000},
+                    "label": {"type": "string", "maxLength": 200},
+                },
+            },
+        },
+        "policies": {"type": "array"},
+        "feedback": {"type": "object"},
+        "roi": {"type": "object"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    pointer: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "message": self.message}
+
+
+class InvalidDocument(Exception):
+    def __init__(
+        self, problems: list[Problem], message: str = "the flow document is invalid"
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = problems
+
+    def __str__(self) -> str:
+        listed = "; ".join(f"{p.pointer or '/'}: {p.message}" for p in self.problems[:10])
+        return f"{self.message}: {listed}" if listed else self.message
+
+
+def _limits() -> tuple[int, int]:
+    return int(settings.CONTROLROOM["MAX_DOCUMENT_BYTES"]), int(settings.CONTROLROOM["MAX_NODES"])
+
+
+class _JsonYamlLoader(yaml.SafeLoader):
+    """Safe YAML that yields JSON data only: an unquoted date stays the string it was written as
+    (a ``datetime.date`` could not be stored, exported or compared with the JSON import)."""
+
+
+_JsonYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+MAX_DEPTH = 64
+
+
+def _not_json_data(data: Any, max_values: int) -> Problem | None:
+    """The first value JSON cannot hold (YAML may give dates, bytes, sets, non-string keys;
+    aliases can expand a small file into a huge or cyclic value; NUL and NaN are refused by
+    PostgreSQL), else None."""
+    found = jsondata.first_problem(data, max_values=max_values, max_depth=MAX_DEPTH)
+    if found is None:
+        return None
+    path, message = found
+    return Problem(_pointer(path), message if path else f"the document has {message}")
+
+
+def _syntax_message(kind: str, exc: Exception) -> str:
+    """Where the text stops being JSON/YAML, as 1-based line and column, and why."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        context = f" {exc.context}" if exc.context else ""
+        return (
+            f"not valid YAML: line {mark.line + 1}, column {mark.column + 1}: "
+            f"{exc.problem}{context}"
+        )
+    return f"not valid {kind}: {exc}"
+
+
+def document_parse(raw: bytes | str, *, content_type: str = "application/json") -> dict[str, Any]:
+    """Parse JSON (or YAML when the content type says so) within the size limit.
+
+    The result is plain JSON data (objects with string keys, arrays, strings, finite numbers,
+    booleans, null) at most ``MAX_DEPTH`` levels deep, or ``InvalidDocument`` is raised."""
+    max_bytes, _ = _limits()
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        raise InvalidDocument(
+            [Problem("", f"the document is {size} bytes; the limit is {max_bytes}")],
+            "the flow document is too large",
+        )
+    kind = "YAML" if "yaml" in content_type else "JSON"
+    try:
+        if kind == "YAML":
+            data = yaml.load(raw, Loader=_JsonYamlLoader)  # a SafeLoader subclass
+        else:
+            data = json.loads(raw, parse_constant=jsondata.reject_constant)
+    except RecursionError as exc:
+        raise InvalidDocument([Problem("", f"not valid {kind}: nested too deeply")]) from exc
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InvalidDocument([Problem("", _syntax_message(kind, exc))]) from exc
+    if not isinstance(data, dict):
+        raise InvalidDocument([Problem("", "the document must be an object")])
+    # Every JSON value takes at least two bytes (a value and a separator).
+    problem = _not_json_data(data, max_bytes // 2)
+    if problem is not None:
+        raise InvalidDocument([problem])
+    return data
+
+
+def _pointer(parts: Iterable[Any]) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def _schema_problems(instance: Any, schema: dict[str, Any], base: list[Any]) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
+        where = [*base, *error.absolute_path]
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else error.message
+            problems.append(Problem(_pointer(where), f"missing required field {missing!r}"))
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            # One problem per unknown field, pointing at the field itself.
+            known = set(error.schema.get("properties") or {})
+            problems += [
+                Problem(_pointer([*where, key]), f"unknown field {key!r}")
+                for key in error.instance
+                if key not in known
+            ]
+        else:
+            problems.append(Problem(_pointer(where), error.message))
+    return problems
+
+
+def _expression_fields(
+    value: Any, schema: dict[str, Any], path: list[Any]
+) -> Iterator[tuple[list[Any], str, str]]:
+    """Yield ``(path, source, kind)`` for template/condition strings the schema marks."""
+    fmt = schema.get("format")
+    if fmt in {"template", "condition"} and isinstance(value, str):
+        yield path, value, fmt
+    elif fmt == "template-object":
+        for key, item in _walk_strings(value, path):
+            yield key, item, "template"
+    if isinstance(value, dict):
+        for key, sub in (schema.get("properties") or {}).items():
+            if key in value:
+                yield from _expression_fields(value[key], sub, [*path, key])
+    for option in schema.get("oneOf", []):
+        if option.get("format") == "template-object" and isinstance(value, dict):
+            yield from _expression_fields(value, option, path)
+        if option.get("format") == "template" and isinstance(value, str):
+            yield from _expression_fields(value, option, path)
+
+
+def _walk_strings(value: Any, path: list[Any]) -> Iterator[tuple[list[Any], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk_strings(item, [*path, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk_strings(item, [*path, index])
+
+
+def _check_expression(
+    source: str, kind: str, where: list[Any], node_ids: set[str]
+) -> list[Problem]:
+    try:
+        if kind == "condition":
+            expressions.check_condition(source)
+        else:
+            expressions.check_template(source)
+    except expressions.ExpressionError as exc:
+        return [Problem(_pointer(where), str(exc))]
+    return [
+        Problem(_pointer(where), f"refers to steps.{ref}, but there is no node {ref!r}")
+        for ref in expressions.step_references(source, is_condition=kind == "condition")
+        if ref not in node_ids
+    ]
+
+
+def _agent_problems(agent: dict[str, Any], base: list[Any], node_ids: set[str]) -> list[Problem]:
+    """The expressions of an inline agent: script rules (its own and its cascade stages'), and
+    the ``confidence`` and ``check`` escalation rules."""
+    problems: list[Problem] = []
+    scripts = [(base, agent.get("script"))] + [
+        ([*base, "cascade", stage_index], stage.get("script"))
+        for stage_index, stage in enumerate(agent.get("cascade") or [])
+    ]
+    for where, script in scripts:
+        for rule_index, rule in enumerate((script or {}).get("rules", [])):
+            path = [*where, "script", "rules", rule_index, "when"]
+            problems += _check_expression(rule["when"], "condition", path, node_ids)
+    for field in ("confidence", "check"):
+        if agent.get(field):
+            problems += _check_expression(agent[field], "condition", [*base, field], node_ids)
+    return problems
+
+
+def document_problems(
+    document: Any,
+    *,
+    known_agents: set[str] | None = None,
+    known_tools: set[str] | None = None,
+) -> list[Problem]:
+    """Every problem with ``document``; an empty list means it can be saved and run."""
+    max_bytes, max_nodes = _limits()
+    if not isinstance(document, dict):
+        return [Problem("", "the document must be an object")]
+    not_json = _not_json_data(document, max_bytes // 2)
+    if not_json is not None:
+        return [not_json]
+    size = len(json.dumps(document, ensure_ascii=False).encode())
+    if size > max_bytes:
+        return [Problem("", f"the document is {size} bytes; the limit is {max_bytes}")]
+    nodes = document.get("nodes")
+    if isinstance(nodes, list) and len(nodes) > max_nodes:
+        return [Problem("/nodes", f"{len(nodes)} nodes; the limit is {max_nodes}")]
+    problems = _schema_problems(document, DOCUMENT_SCHEMA, [])
+    if problems:
+        return problems
+
+    node_ids = {node["id"] for node in document["nodes"]}
+    problems += _node_problems(document, node_ids, known_agents, known_tools)
+    for index, edge in enumerate(document["edges"]):
+        if edge.get("when"):
+            problems += _check_expression(
+                edge["when"], "condition", ["edges", index, "when"], node_ids
+            )
+    if document.get("subject"):
+        problems += _check_expression(document["subject"], "template", ["subject"], node_ids)
+    for index, agent in enumerate(document.get("agents", [])):
+        problems += _agent_problems(agent, ["agents", index], node_ids)
+    if "trigger" in document:
+        problems += [Problem(p, m) for p, m in trigger_problems(document["trigger"])]
+    if "policies" in document:
+        from flows.guardrails.document import policy_problems
+
+        problems += [Problem(p, m) for p, m in policy_problems(document["policies"])]
+    if "input_schema" in document:
+        try:
+            jsonschema.Draft202012Validator.check_schema(document["input_schema"])
+        except jsonschema.SchemaError as exc:
+            problems.append(Problem("/input_schema", f"not a valid JSON Schema: {exc.message}"))
+    slugs = [agent["slug"] for agent in document.get("agents", [])]
+    for index, slug in enumerate(slugs):
+        if slugs.index(slug) != index:
+            problems.append(Problem(f"/agents/{index}/slug", f"duplicate agent slug {slug!r}"))
+    if not problems:
+        _, structural = graphs.build(document)
+        problems += [Problem(p.pointer, p.message) for p in structural]
+    return problems
+
+
+def _node_problems(
+    document: dict[str, Any],
+    node_ids: set[str],
+    known_agents: set[str] | None,
+    known_tools: set[str] | None,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    inline_agents = {agent["slug"] for agent in document.get("agents", [])}
+    for index, node in enumerate(document["nodes"]):
+        base = ["nodes", index]
+        node_type = REGISTRY.get(node["type"])
+        if node_type is None:
+            problems.append(
+                Problem(
+                    _pointer([*base, "type"]),
+                    f"unknown node type {node['type']!r} (known: {', '.join(sorted(REGISTRY))})",
+                )
+            )
+            continue
+        config = node.get("config", {})
+        config_problems = _schema_problems(config, node_type.schema, [*base, "config"])
+        problems += config_problems
+        if config_problems:
+            continue
+        for path, source, kind in _expression_fields(config, node_type.schema, [*base, "config"]):
+            problems += _check_expression(source, kind, path, node_ids)
+        problems += [
+            Problem(_pointer([*base, "config", *path]), message)
+            for path, message in node_type.config_problems(config)
+        ]
+        if node["type"] == "agent":
+            slug = config["agent"]
+            if slug not in inline_agents and (known_agents is None or slug not in known_agents):
+                problems.append(
+                    Problem(_pointer([*base, "config", "agent"]), f"unknown agent {slug!r}")
+                )
+        if node["type"] == "tool" and known_tools is not None and config["tool"] not in known_tools:
+            problems.append(
+                Problem(_pointer([*base, "config", "tool"]), f"unknown tool {config['tool']!r}")
+            )
+        if node["type"] == "join" and config.get("mode") == "first" and "count" not in config:
+            problems.append(
+                Problem(_pointer([*base, "config", "count"]), "join mode 'first' needs a count")
+            )
+        if node["type"] == "wait" and ("seconds" in config) == ("until" in config):
+            problems.append(
+                Problem(_pointer([*base, "config"]), "wait needs exactly one of seconds or until")
+            )
+    return problems

@@ -1,0 +1,144 @@
+"""``agent``: an agent (its model, instructions, tools and cascade) acting on a prompt. Queued.
+
+The agent may call its allowed tools over several model turns; each call is recorded as an
+``agents.models.ToolCall`` of this step and attempt, keyed so that a retried step replays
+effects from the ledger instead of repeating them. The step's usage is the model that gave the
+accepted answer and the tokens and cost of every stage tried.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents import memory, runtime
+from controlroom import expressions
+from flows.engine.nodes.base import (
+    DomainError,
+    Done,
+    NodeContext,
+    NodeType,
+    Requeue,
+    TransientError,
+    Usage,
+    Wait,
+    object_schema,
+)
+
+
+class AgentNode(NodeType):
+    type = "agent"
+    title = "Agent"
+    description = "Ask an agent (by slug) to act on a prompt; its answer is the step's output."
+    queued = True
+    default_max_attempts = 3
+    schema = object_schema(
+        {
+            "agent": {"type": "string", "minLength": 1, "description": "Agent slug"},
+            "prompt": {"type": "string", "format": "template", "maxLength": 20000},
+        },
+        required=["agent"],
+    )
+
+    def run(self, ctx: NodeContext) -> Done | Wait:
+        from flows.guardrails import gates
+
+        spec = ctx.step_input.get("agent_spec")
+        if not isinstance(spec, dict):
+            raise DomainError(f"agent {ctx.config.get('agent')!r} is not defined")
+        prompt = ctx.render(ctx.config.get("prompt") or "{{ input | tojson }}")
+        prompt = prompt if isinstance(prompt, str) else runtime.to_text(prompt)
+        key, remembered = _recall(spec, ctx)
+        variables = {**ctx.variables, "memory": remembered}
+        slug = str(spec.get("slug", ""))
+        try:
+            answer = runtime.agent_invoke(
+                spec=spec,
+                prompt=prompt,
+                variables=variables,
+                call_number=int(ctx.step_input.get("call_number", 0)),
+                step=step_ref(ctx),
+                guard=gates.step_guard(ctx, agent=slug, prompt=prompt),
+            )
+        except runtime.PolicyParked as exc:
+            return gates.parked(exc, agent=slug, extra={"prompt": prompt})
+        except runtime.AgentTransientError as exc:
+            raise TransientError(str(exc), retry_after=exc.retry_after) from exc
+        except runtime.AgentError as exc:
+            raise DomainError(str(exc)) from exc
+        usage = Usage(
+            model=answer.model,
+            tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out,
+            cost=answer.cost,
+        )
+        if key is not None:
+            memory.memory_remember(
+                key=key,
+                agent=str(spec.get("slug", "")),
+                kind="answer",
+                content={"node": ctx.node_id, "prompt": prompt[:2000], "answer": answer.output},
+                run_id=_uuid(ctx.run_id),
+                step_id=ctx.step_id or None,
+            )
+        details = {
+            "prompt": prompt,
+            "memory_key": key,
+            "memory": remembered,
+            "routing": answer.routing,
+            "tool_calls": answer.tool_calls,
+        }
+        return Done(output=answer.output, usage=usage, details=details)
+
+    def resume(self, ctx: NodeContext, payload: dict[str, Any]) -> Done | Requeue:
+        """A policy parked this step: approved, it runs again (and the approved call or
+        answer passes); rejected, it fails with the approver's reason."""
+        return policy_resume(ctx, payload)
+
+
+def policy_resume(ctx: NodeContext, payload: dict[str, Any]) -> Done | Requeue:
+    """How an agent or tool step a policy parked goes on after the person's decision."""
+    who = payload.get("decided_by") or "the system"
+    if payload.get("decision") != "approved":
+        reason = payload.get("reason") or "no reason given"
+        raise DomainError(f"a policy gate was rejected by {who}: {reason}")
+    gate = ctx.step_input.get("policy_gate") or {}
+    if gate.get("key") == "output":  # the gated answer itself, as approved (or edited)
+        return Done(output=payload.get("output"))
+    return Requeue(reason=f"policy gate approved by {who}")
+
+
+def _recall(spec: dict[str, Any], ctx: NodeContext) -> tuple[str | None, list[dict[str, Any]]]:
+    """The agent's memory key for this run and what it remembers there, newest first.
+
+    Memory is per subject across flows: a later run of any flow with the same key reads it.
+    """
+    try:
+        key = memory.memory_key(
+            scope_template=str(spec.get("memory_scope") or ""), variables=ctx.variables
+        )
+    except expressions.ExpressionError as exc:
+        raise DomainError(str(exc)) from exc
+    return key, (memory.memory_recall(key=key, limit=5) if key else [])
+
+
+def _uuid(value: str) -> Any:
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def step_ref(ctx: NodeContext) -> runtime.StepRef:
+    """Where the agent runs, for its tool calls' records and idempotency keys."""
+    return runtime.StepRef(
+        run_id=ctx.run_id,
+        step_id=ctx.step_id,
+        attempt=ctx.attempt,
+        key=ctx.idempotency_key,
+        subject=ctx.subject,
+    )
+
+
+NODE = AgentNode()

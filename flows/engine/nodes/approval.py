@@ -1,0 +1,219 @@
+"""``approval``: park the run until a person approves, edits, rejects or sends back a draft.
+Inline.
+
+The run holds no worker while it waits. On approval, the edges without a condition are
+followed; edges with a condition (``steps.review.output.decision == 'rejected'``) are checked
+either way, so a flow can route rejections somewhere.
+
+What is reviewed: ``draft`` (a template, by default the previous step's output), or an exact
+tool call — ``tool`` plus its templated ``arguments`` — shown as ``{"tool", "arguments"}`` with
+a form generated from the tool's argument schema.
+
+Send back: with ``send_back_to: <node>``, a person may reject *and send the draft back* with
+notes. The nodes from that one to here form a send-back round (``flows.graph``); the round runs
+again, as new steps in the next round's scope, and its templates see the notes as
+``{{ feedback.notes }}``. At most ``max_send_backs`` times (default 3).
+
+Deadlines: ``deadline_minutes`` and ``on_deadline`` — ``reject`` (the default), ``escalate``
+(to ``escalate_to``, with a fresh deadline of ``escalation_deadline_minutes``, then rejected if
+still undecided), or ``approve``, which needs ``allow_auto_approve: true`` on the node: nothing
+is approved unseen unless the designer wrote so. ``remind_before_minutes`` sends a reminder.
+The reconciler fires them (``flows.engine.reconciler.fire_due_approvals``).
+
+Earned autonomy: ``autonomy`` tunes the rule that suggests sampling (see
+``flows.approvals.autonomy``); sampling applies only once a designer turns it on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.engine.nodes.base import (
+    ApprovalRequest,
+    DomainError,
+    Done,
+    NodeContext,
+    NodeType,
+    Wait,
+    object_schema,
+    with_own_output,
+)
+from flows.graph import iteration_of, round_part
+
+ROLES = ["approver", "designer", "admin"]
+DEFAULT_MAX_SEND_BACKS = 3
+AUTONOMY_DEFAULTS = {"window": 20, "threshold": 0.95, "sample_one_in": 5}
+
+
+class ApprovalNode(NodeType):
+    type = "approval"
+    title = "Approval"
+    description = (
+        "A person approves, edits, rejects or sends back the draft before the flow goes on."
+    )
+    schema = object_schema(
+        {
+            "title": {"type": "string", "format": "template", "maxLength": 300},
+            "draft": {"type": "string", "format": "template"},
+            "tool": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Review an exact call of this tool instead of a text draft",
+            },
+            "arguments": {"type": "object", "format": "template-object"},
+            "instructions": {"type": "string", "maxLength": 5000},
+            "assignee_role": {"enum": ROLES, "default": "approver"},
+            "deadline_minutes": {"type": "integer", "minimum": 1, "maximum": 525600},
+            "on_deadline": {"enum": ["reject", "approve", "escalate"], "default": "reject"},
+            "allow_auto_approve": {"type": "boolean", "default": False},
+            "escalate_to": {"enum": ROLES},
+            "escalation_deadline_minutes": {"type": "integer", "minimum": 1, "maximum": 525600},
+            "remind_before_minutes": {"type": "integer", "minimum": 1, "maximum": 525600},
+            "send_back_to": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"},
+            "max_send_backs": {"type": "integer", "minimum": 1, "maximum": 20},
+            "autonomy": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "window": {"type": "integer", "minimum": 5, "maximum": 500},
+                    "threshold": {"type": "number", "minimum": 0.5, "maximum": 1},
+                    "sample_one_in": {"type": "integer", "minimum": 2, "maximum": 100},
+                },
+            },
+        }
+    )
+
+    def config_problems(self, config: dict[str, Any]) -> list[tuple[list[str], str]]:
+        problems: list[tuple[list[str], str]] = []
+        if "draft" in config and "tool" in config:
+            problems.append((["tool"], "review either a draft or a tool call, not both"))
+        if "arguments" in config and "tool" not in config:
+            problems.append((["arguments"], "arguments belong to a tool: name the tool"))
+        deadline = config.get("deadline_minutes")
+        timed = ("on_deadline", "escalate_to", "remind_before_minutes", "allow_auto_approve")
+        for name in timed:
+            if name in config and deadline is None:
+                problems.append(([name], f"{name} needs deadline_minutes"))
+        on_deadline = config.get("on_deadline", "reject")
+        if on_deadline == "approve" and config.get("allow_auto_approve") is not True:
+            problems.append(
+                (
+                    ["on_deadline"],
+                    "approving at the deadline approves unseen drafts: it needs "
+                    "allow_auto_approve: true on this node",
+                )
+            )
+        if on_deadline == "escalate" and "escalate_to" not in config:
+            problems.append((["escalate_to"], "on_deadline 'escalate' needs escalate_to"))
+        if "escalate_to" in config and on_deadline != "escalate":
+            problems.append(
+                (["escalate_to"], "escalate_to is used only with on_deadline 'escalate'")
+            )
+        if "escalation_deadline_minutes" in config and on_deadline != "escalate":
+            problems.append(
+                (["escalation_deadline_minutes"], "only used with on_deadline 'escalate'")
+            )
+        remind = config.get("remind_before_minutes")
+        if remind is not None and deadline is not None and remind >= deadline:
+            problems.append(
+                (["remind_before_minutes"], "the reminder must come before the deadline")
+            )
+        if "max_send_backs" in config and "send_back_to" not in config:
+            problems.append((["max_send_backs"], "max_send_backs needs send_back_to"))
+        return problems
+
+    def run(self, ctx: NodeContext) -> Wait:
+        config = ctx.config
+        title = ctx.render(config.get("title") or f"Review: {ctx.node_id}")
+        if config.get("tool"):
+            arguments = ctx.render(config.get("arguments") or {})
+            draft: Any = {"tool": str(config["tool"]), "arguments": arguments}
+        elif config.get("draft"):
+            draft = ctx.render(config["draft"])
+        else:
+            draft = ctx.variables.get("previous")
+        on_deadline = (
+            str(config.get("on_deadline", "reject")) if "deadline_minutes" in config else ""
+        )
+        return Wait(
+            approval=ApprovalRequest(
+                title=str(title)[:300],
+                draft=draft,
+                instructions=str(config.get("instructions", "")),
+                reason=f"approval node {ctx.node_id!r}",
+                assignee_role=str(config.get("assignee_role", "approver")),
+                deadline_minutes=config.get("deadline_minutes"),
+                on_deadline=on_deadline,
+                escalate_to=str(config.get("escalate_to", "")),
+                remind_before_minutes=config.get("remind_before_minutes"),
+                agent=drafting_agent(ctx),
+                round=round_number(ctx),
+                # A redraft after a send-back is always put before a person.
+                samplable=round_number(ctx) == 0,
+            )
+        )
+
+    def resume(self, ctx: NodeContext, payload: dict[str, Any]) -> Done:
+        decision = payload["decision"]
+        if decision == "sent_back":
+            head = ctx.config.get("send_back_to")
+            if not head:
+                raise DomainError(f"approval {ctx.node_id!r} has no send_back_to")
+            output = {
+                "decision": "sent_back",
+                "notes": payload.get("reason", ""),
+                "reason": payload.get("reason", ""),
+                "decided_by": payload.get("decided_by"),
+                "draft": payload.get("draft"),
+                "round": round_number(ctx),
+                "edited": False,
+                "output": None,
+            }
+            silent = [edge.index for edge in ctx.out_edges]
+            return Done(output=output, taken=[], silent=silent, send_back_to=str(head))
+        output = {
+            "decision": decision,
+            "output": payload.get("output"),
+            "edited": bool(payload.get("edited")),
+            "reason": payload.get("reason", ""),
+            "decided_by": payload.get("decided_by"),
+            "round": round_number(ctx),
+        }
+        approved = decision == "approved"
+        extra = with_own_output(ctx, output)
+        taken = [
+            edge.index
+            for edge in ctx.out_edges
+            if (edge.when is None and approved)
+            or (edge.when is not None and ctx.evaluate(edge.when, extra))
+        ]
+        return Done(output=output, taken=taken)
+
+
+def round_number(ctx: NodeContext) -> int:
+    """How many times this approval's draft was sent back before this step."""
+    return iteration_of(ctx.scope, round_part(ctx.node_id)) or 0
+
+
+def drafting_agent(ctx: NodeContext) -> str:
+    """The agent whose draft this is: the send-back target's, else the previous step's."""
+    for node_id in (ctx.config.get("send_back_to"), ctx.step_input.get("previous_node")):
+        node = ctx.graph.nodes.get(node_id) if isinstance(node_id, str) else None
+        if node and node["type"] == "agent":
+            return str((node.get("config") or {}).get("agent", ""))
+    return ""
+
+
+def max_send_backs(config: dict[str, Any]) -> int:
+    """How many times a draft may be sent back (0 when the node cannot send back)."""
+    if not config.get("send_back_to"):
+        return 0
+    return int(config.get("max_send_backs", DEFAULT_MAX_SEND_BACKS))
+
+
+def autonomy_rule(config: dict[str, Any]) -> dict[str, Any]:
+    """The earned-autonomy rule of a node: its ``autonomy`` settings over the defaults."""
+    return {**AUTONOMY_DEFAULTS, **(config.get("autonomy") or {})}
+
+
+NODE = ApprovalNode()

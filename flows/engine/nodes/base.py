@@ -1,0 +1,242 @@
+"""What every node type is: a config schema, where it runs, and what it decides.
+
+A node type never touches the database. Inline (control) nodes decide inside the transaction
+that completed their predecessor; queued nodes execute on a Celery worker outside any
+transaction. Both return an ``Outcome`` that the engine acts on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from controlroom import expressions
+
+if TYPE_CHECKING:
+    from flows.graph import Edge, Graph
+
+
+class StepError(Exception):
+    """A step failure, classified. The class decides what happens, not the call site."""
+
+    error_class: ClassVar[str] = "domain"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class DomainError(StepError):
+    """Bad config, bad input, a refused request: retrying cannot help. Fails the step now."""
+
+    error_class = "domain"
+
+
+class TransientError(StepError):
+    """A timeout, a 5xx, a dropped connection: retried with backoff by the step's policy."""
+
+    error_class = "transient"
+
+
+@dataclass
+class Usage:
+    model: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: Decimal = Decimal("0")
+
+
+@dataclass
+class Done:
+    """The node finished with ``output``. ``taken`` names the outgoing edge indexes to follow;
+    ``None`` means the default rule (edges without a condition, and those whose condition
+    holds). ``silent`` edges get no signal at all (a loop's exits while it goes round)."""
+
+    output: Any
+    taken: list[int] | None = None
+    silent: list[int] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    ends_run: bool = False
+    #: What the node was given and how it decided (memory, model routing...), merged into the
+    #: step's ``input`` for the run page; never part of ``output``.
+    details: dict[str, Any] = field(default_factory=dict)
+    #: An approval sent back: start its send-back round again at this node (the round's head),
+    #: in the round's next scope. Its own edges stay silent.
+    send_back_to: str | None = None
+
+
+@dataclass
+class ApprovalRequest:
+    title: str
+    draft: Any
+    instructions: str = ""
+    reason: str = ""
+    assignee_role: str = "approver"
+    deadline_minutes: int | None = None
+    #: At the deadline: "reject", "approve" (only where the node allows it) or "escalate".
+    on_deadline: str = ""
+    escalate_to: str = ""
+    remind_before_minutes: int | None = None
+    #: The drafting agent's slug, for the inbox filters, rollups and earned autonomy.
+    agent: str = ""
+    #: Send-back round (0 for the first draft).
+    round: int = 0
+    #: Earned autonomy may let this one pass unreviewed (approval nodes; never escalations).
+    samplable: bool = False
+    #: "node" (an approval node) or "policy" (a guardrail parked an agent or tool step).
+    source: str = "node"
+    #: For a policy park: the key of the gated call (``flows.guardrails``).
+    policy_key: str = ""
+
+
+@dataclass
+class SubflowRequest:
+    flow: str
+    input: dict[str, Any]
+    version: int | None = None
+
+
+@dataclass
+class MapRequest:
+    items: list[Any]
+    concurrency: int
+
+
+@dataclass
+class Wait:
+    """The node waits on the outside world; one of the fields says on what."""
+
+    approval: ApprovalRequest | None = None
+    due_at: datetime | None = None
+    subflow: SubflowRequest | None = None
+    map: MapRequest | None = None
+    input: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Requeue:
+    """Run the (waiting) step again on a worker: a policy park was approved, and the next
+    execution passes the approved call (effects already made replay from the ledger)."""
+
+    reason: str
+
+
+Outcome = Done | Wait | Requeue
+
+
+@dataclass
+class NodeContext:
+    """What a node sees: its config, its rendered-template variables and the graph around it."""
+
+    node_id: str
+    scope: str
+    config: dict[str, Any]
+    variables: dict[str, Any]
+    graph: Graph
+    idempotency_key: str = ""
+    subject: str = ""
+    run_id: str = ""
+    step_input: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+    step_id: int = 0
+
+    def render(self, value: Any) -> Any:
+        try:
+            return expressions.render_value(value, self.variables)
+        except expressions.ExpressionError as exc:
+            raise DomainError(str(exc)) from exc
+
+    def evaluate(self, condition: str, extra: dict[str, Any] | None = None) -> bool:
+        variables = {**self.variables, **(extra or {})}
+        try:
+            return expressions.evaluate(condition, variables)
+        except expressions.ExpressionError as exc:
+            raise DomainError(str(exc)) from exc
+
+    @property
+    def out_edges(self) -> list[Edge]:
+        return self.graph.out_edges.get(self.node_id, [])
+
+
+RETRY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
+        "backoff_seconds": {"type": "number", "minimum": 0, "maximum": 3600},
+        "max_backoff_seconds": {"type": "number", "minimum": 0, "maximum": 86400},
+    },
+}
+
+COMMON_PROPERTIES: dict[str, Any] = {
+    "retry": RETRY_SCHEMA,
+    "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+}
+
+
+def object_schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """A node config schema: the node's own properties plus the common ones, nothing else."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {**properties, **COMMON_PROPERTIES},
+        "required": required or [],
+    }
+
+
+class NodeType:
+    """Base for node types. Subclasses set the class attributes and override what they do."""
+
+    type: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    schema: ClassVar[dict[str, Any]]
+    #: Crosses the Celery queue (waits on the outside world) instead of running inline.
+    queued: ClassVar[bool] = False
+    #: Carries side effects: gets an idempotency key and a retry policy.
+    default_max_attempts: ClassVar[int] = 1
+
+    def run(self, ctx: NodeContext) -> Outcome:
+        """Decide (inline) or execute (queued) the node. Raise ``StepError`` to fail it."""
+        raise DomainError(f"node type {self.type} cannot run")
+
+    def resume(self, ctx: NodeContext, payload: dict[str, Any]) -> Outcome:
+        """Continue a waiting step with what it waited for (a decision, a child run...)."""
+        raise DomainError(f"node type {self.type} does not wait")
+
+    def config_problems(self, config: dict[str, Any]) -> list[tuple[list[str], str]]:
+        """Problems the schema cannot express (fields that need each other), as
+        ``(path inside the config, message)``. Called only on a config the schema accepted."""
+        return []
+
+    def select_edges(self, ctx: NodeContext, output: Any) -> list[int]:
+        """Default edge rule: an edge is followed when it has no condition or its condition
+        holds, with this step's output visible as ``output`` and ``steps.<id>.output``."""
+        extra = _with_own_output(ctx, output)
+        return [
+            edge.index
+            for edge in ctx.out_edges
+            if edge.when is None or ctx.evaluate(edge.when, extra)
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "title": self.title,
+            "description": self.description,
+            "queued": self.queued,
+            "config_schema": self.schema,
+        }
+
+
+def _with_own_output(ctx: NodeContext, output: Any) -> dict[str, Any]:
+    steps = dict(ctx.variables.get("steps") or {})
+    steps[ctx.node_id] = {"output": output, "status": "succeeded"}
+    return {"steps": steps, "output": output}
+
+
+def with_own_output(ctx: NodeContext, output: Any) -> dict[str, Any]:
+    return _with_own_output(ctx, output)

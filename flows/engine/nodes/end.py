@@ -1,0 +1,31 @@
+"""``end``: finish the run with an output. Branches still active are cancelled."""
+
+from __future__ import annotations
+
+from flows.engine.nodes.base import Done, NodeContext, NodeType, object_schema
+
+
+class EndNode(NodeType):
+    type = "end"
+    title = "End"
+    description = "Finish the run; its output becomes the run's output."
+    schema = object_schema(
+        {
+            "output": {
+                "oneOf": [
+                    {"type": "string", "format": "template"},
+                    {"type": "object", "format": "template-object"},
+                ]
+            },
+        }
+    )
+
+    def run(self, ctx: NodeContext) -> Done:
+        if "output" in ctx.config:
+            output = ctx.render(ctx.config["output"])
+        else:
+            output = ctx.variables.get("previous")
+        return Done(output=output, taken=[], ends_run=True)
+
+
+NODE = EndNode()

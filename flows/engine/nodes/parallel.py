@@ -1,0 +1,21 @@
+"""``parallel``: start every outgoing branch at once (scatter). Inline."""
+
+from __future__ import annotations
+
+from flows.engine.nodes.base import Done, NodeContext, NodeType, object_schema
+
+
+class ParallelNode(NodeType):
+    type = "parallel"
+    title = "Parallel"
+    description = "Fan out: every outgoing branch runs at the same time."
+    schema = object_schema({})
+
+    def run(self, ctx: NodeContext) -> Done:
+        return Done(
+            output={"branches": [edge.dst for edge in ctx.out_edges]},
+            taken=[edge.index for edge in ctx.out_edges],
+        )
+
+
+NODE = ParallelNode()

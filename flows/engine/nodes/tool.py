@@ -1,0 +1,66 @@
+"""``tool``: call one tool with templated arguments. Queued; side effects are idempotent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents import runtime, tools
+from flows.engine.nodes.base import (
+    DomainError,
+    Done,
+    NodeContext,
+    NodeType,
+    Requeue,
+    TransientError,
+    Wait,
+    object_schema,
+)
+
+
+class ToolNode(NodeType):
+    type = "tool"
+    title = "Tool"
+    description = "Call a tool (send an e-mail, update a record...) with templated arguments."
+    queued = True
+    default_max_attempts = 3
+    schema = object_schema(
+        {
+            "tool": {"type": "string", "minLength": 1},
+            "args": {"type": "object", "format": "template-object"},
+        },
+        required=["tool"],
+    )
+
+    def run(self, ctx: NodeContext) -> Done | Wait:
+        from flows.guardrails import gates
+
+        args = ctx.render(ctx.config.get("args") or {})
+        name = str(ctx.config["tool"])
+        guard = gates.step_guard(ctx)
+        try:
+            if isinstance(args, dict):
+                args = guard.tool_call(name=name, arguments=args, key=ctx.idempotency_key).arguments
+            result = tools.tool_call(
+                name=name,
+                args=args,
+                idempotency_key=ctx.idempotency_key,
+                subject=ctx.subject,
+            )
+        except tools.ToolTransientError as exc:
+            raise TransientError(str(exc), retry_after=exc.retry_after) from exc
+        except tools.ToolError as exc:
+            guard.tool_failed(key=ctx.idempotency_key)
+            raise DomainError(str(exc)) from exc
+        except runtime.PolicyParked as exc:
+            return gates.parked(exc)
+        except runtime.PolicyBlocked as exc:
+            raise DomainError(str(exc)) from exc
+        return Done(output=result)
+
+    def resume(self, ctx: NodeContext, payload: dict[str, Any]) -> Done | Requeue:
+        from flows.engine.nodes.agent import policy_resume
+
+        return policy_resume(ctx, payload)
+
+
+NODE = ToolNode()

@@ -1,0 +1,249 @@
+"""Executing a queued step on a worker: claim, execute outside any transaction, complete.
+
+Delivery is at least once (acks_late + reject_on_worker_lost, reconciler re-enqueues), so every
+phase is fenced: the claim is a compare-and-set queued → running that bumps ``attempt``; the
+completion only applies if the step is still running *with that attempt*. A duplicate or late
+delivery finds nothing to claim or complete and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from agents.redaction import redact
+from controlroom.observability import context as ids
+from controlroom.observability import tracing as observability
+from flows import killswitch
+from flows.engine import context, transitions
+from flows.engine.nodes import REGISTRY
+from flows.engine.nodes.base import Done, NodeContext, StepError, TransientError
+from flows.engine.scheduler import Advance
+from flows.graph import for_version
+from flows.models import Run, Step
+from flows.states import RunStatus, StepStatus
+
+logger = logging.getLogger(__name__)
+
+CLAIMABLE_RUN_STATES = [RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_APPROVAL]
+
+
+@dataclass
+class Claim:
+    step: Step
+    attempt: int
+
+
+def step_claim(*, step_id: int) -> Claim | None:
+    """Take a queued step for execution, or return None if there is nothing to take.
+
+    A step whose attempts are used up (its executions kept dying with their worker) is failed
+    here instead of run again.
+    """
+    now = timezone.now()
+    step = Step.objects.filter(id=step_id).first()
+    if step is None or step.status != StepStatus.QUEUED:
+        return None
+    if step.attempt >= step.max_attempts:
+        _exhaust(step)
+        return None
+    with transaction.atomic():  # the move and its history row commit together: one commit
+        # A claim need not wait for its WAL flush: if PostgreSQL crashed and lost it, the step
+        # would simply be queued (or running with a lapsed heartbeat) again and the reconciler
+        # would bring it back; the completion that follows is a synchronous commit, which
+        # flushes this one too.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        claimed = transitions.step_move(
+            step,
+            StepStatus.RUNNING,
+            expected=StepStatus.QUEUED,
+            where=Q(attempt=step.attempt)
+            & (Q(due_at__isnull=True) | Q(due_at__lte=now))
+            # Not ``run__status__in``: a join makes Django write ``id IN (SELECT …)``, which
+            # PostgreSQL does not re-check against a concurrent claim (two claims both won).
+            & Q(
+                run_id__in=Run.objects.filter(id=step.run_id, status__in=CLAIMABLE_RUN_STATES)
+                # The kill switch: nothing is claimed once the run's flow (or everything) is
+                # paused, even before the pause has reached this run.
+                .filter(~killswitch.engaged_q())
+                .values("id")
+            ),
+            attempt=F("attempt") + 1,
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+            data={"attempt": step.attempt + 1},
+        )
+    if not claimed:
+        killswitch.claim_refused(step)
+        return None
+    step.attempt += 1
+    return Claim(step=step, attempt=step.attempt)
+
+
+def _exhaust(step: Step) -> None:
+    with transaction.atomic():
+        advance = Advance.open(step.run_id)
+        step.refresh_from_db()
+        if step.status != StepStatus.QUEUED:
+            return
+        message = (
+            f"gave up after {step.attempt} attempts: "
+            f"{step.error or 'the worker executing it was lost each time'}"
+        )
+        advance.fail_step(step, message, "crash")
+        advance.drain()
+
+
+@ids.isolated
+def step_execute(*, step_id: int) -> None:
+    """The whole life of one delivery of a step message. Idempotent."""
+    claim = step_claim(step_id=step_id)
+    if claim is None:
+        return
+    step = claim.step
+    run = Run.objects.select_related("version").get(id=step.run_id)
+    ids.bind(run=run.id, step=step.id, node=step.node_id)  # every log line from here on
+    node_type = REGISTRY[step.node_type]
+    ctx = NodeContext(
+        node_id=step.node_id,
+        scope=step.scope,
+        config=for_version(run.version_id, run.version.document).config(step.node_id),
+        variables=context.variables(
+            run=run, scope=step.scope, outputs=context.Outputs.load(run.id), step_input=step.input
+        ),
+        graph=for_version(run.version_id, run.version.document),
+        idempotency_key=step.idempotency_key,
+        subject=run.subject,
+        run_id=str(run.id),
+        step_input=step.input,
+        attempt=claim.attempt,
+        step_id=step.id,
+    )
+    with _Heartbeat(step.id, claim.attempt):
+        try:
+            with observability.step_scope(
+                run_id=run.id,
+                step_id=step.id,
+                node_id=step.node_id,
+                node_type=step.node_type,
+                attempt=claim.attempt,
+            ):  # a span, when tracing is on
+                outcome = node_type.run(ctx)
+        except SoftTimeLimitExceeded:
+            _failed_attempt(claim, TransientError("the step timed out"))
+            return
+        except StepError as exc:
+            _failed_attempt(claim, exc)
+            return
+        except Exception as exc:  # a bug or an unclassified failure: recorded, not retried
+            logger.exception("step %s crashed", step_id)
+            crash = StepError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+            crash.error_class = "crash"  # type: ignore[misc]
+            _failed_attempt(claim, crash)
+            return
+    _complete(claim, outcome)
+
+
+def _fenced(claim: Claim) -> tuple[Advance, Step] | None:
+    """Lock the run and re-read the step; None if this attempt no longer owns it."""
+    advance = Advance.open(claim.step.run_id)
+    step = Step.objects.get(id=claim.step.id)
+    if step.status != StepStatus.RUNNING or step.attempt != claim.attempt:
+        logger.info("step %s attempt %s was superseded; result discarded", step.id, claim.attempt)
+        return None
+    return advance, step
+
+
+def _complete(claim: Claim, outcome: Any) -> None:
+    with transaction.atomic():
+        fenced = _fenced(claim)
+        if fenced is None:
+            return
+        advance, step = fenced
+        if isinstance(outcome, Done):
+            advance.succeed(step, outcome)
+        else:
+            advance.apply(step, outcome)
+        advance.drain()
+
+
+def backoff_seconds(step: Step, config: dict[str, Any], retry_after: float | None) -> float:
+    """Exponential backoff with full jitter; a provider's Retry-After wins when longer."""
+    policy = config.get("retry") or {}
+    base = float(policy.get("backoff_seconds", 2.0))
+    cap = float(policy.get("max_backoff_seconds", 300.0))
+    delay = min(cap, base * (2 ** max(step.attempt - 1, 0)))
+    delay = random.uniform(delay / 2, delay)
+    return max(delay, retry_after or 0.0)
+
+
+def _failed_attempt(claim: Claim, error: StepError) -> None:
+    # Stored errors never carry a secret (a provider echoing its key, a traceback): redacted
+    # before the step, its history and the run keep them; outside the transaction it may read.
+    error.message = redact(error.message)
+    with transaction.atomic():
+        fenced = _fenced(claim)
+        if fenced is None:
+            return
+        advance, step = fenced
+        if error.error_class == "transient" and step.attempt < step.max_attempts:
+            config = advance.graph.config(step.node_id)
+            delay = backoff_seconds(step, config, error.retry_after)
+            transitions.step_move(
+                step,
+                StepStatus.QUEUED,
+                error=error.message,
+                error_class=error.error_class,
+                due_at=timezone.now() + timedelta(seconds=delay),
+                enqueued_at=None,
+                data={"retry_in_seconds": round(delay, 3), "error": error.message},
+            )
+            return
+        advance.fail_step(step, error.message, error.error_class)
+        advance.drain()
+
+
+class _Heartbeat:
+    """Refreshes ``heartbeat_at`` while a step executes, on its own database connection.
+
+    The reconciler treats a running step whose heartbeat lapsed as lost with its worker.
+    """
+
+    def __init__(self, step_id: int, attempt: int) -> None:
+        self.step_id = step_id
+        self.attempt = attempt
+        self.interval = float(settings.CONTROLROOM["HEARTBEAT_SECONDS"])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{step_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                Step.objects.filter(
+                    id=self.step_id, status=StepStatus.RUNNING, attempt=self.attempt
+                ).update(heartbeat_at=timezone.now())
+        except Exception:
+            logger.warning("heartbeat for step %s failed", self.step_id, exc_info=True)
+        finally:
+            connection.close()

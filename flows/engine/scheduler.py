@@ -1,0 +1,467 @@
+"""Deciding what runs next: activation, edge signals, fan-in, dead paths, run completion.
+
+Everything here runs inside one database transaction that holds the run's row lock
+(``Advance.open``). The lock is what makes fan-in safe: two branches finishing at once would
+otherwise both see "the other branch is not done" (or both see "all done") and start a join
+twice or never. Cheap control nodes run inline in the same transaction; nodes that wait on the
+outside world are inserted ``queued`` and published to Celery after commit.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.redaction import redact
+from flows import graph as graphs
+from flows.engine import context, transitions
+from flows.engine.nodes import REGISTRY
+from flows.engine.nodes.base import Done, NodeContext, Requeue, StepError, Wait
+from flows.engine.nodes.join import required_arrivals
+from flows.models import EdgeSignal, Run, Step
+from flows.states import RUN_TERMINAL, STEP_ACTIVE, RunStatus, StepStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Activation:
+    node_id: str
+    scope: str
+    previous_node: str | None = None
+    extra_input: dict[str, Any] | None = None
+
+
+class Advance:
+    """One unit of engine work on one locked run."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.graph = graphs.for_version(run.version_id, run.version.document)
+        self._outputs: context.Outputs | None = None
+        self._work: deque[_Activation] = deque()
+        self._policies: list[Any] | None = None  # loaded at the first activation
+
+    @classmethod
+    def open(cls, run_id: Any) -> Advance:
+        """Lock the run row and return an ``Advance`` for it (inside ``transaction.atomic``)."""
+        run = Run.objects.select_for_update().select_related("version").get(id=run_id)
+        return cls(run)
+
+    # --- what templates see -----------------------------------------------------------------
+    @property
+    def outputs(self) -> context.Outputs:
+        if self._outputs is None:
+            self._outputs = context.Outputs.load(self.run.id)
+        return self._outputs
+
+    def node_context(self, step: Step) -> NodeContext:
+        return NodeContext(
+            node_id=step.node_id,
+            scope=step.scope,
+            config=self.graph.config(step.node_id),
+            variables=context.variables(
+                run=self.run, scope=step.scope, outputs=self.outputs, step_input=step.input
+            ),
+            graph=self.graph,
+            idempotency_key=step.idempotency_key,
+            subject=self.run.subject,
+            run_id=str(self.run.id),
+            step_input=step.input,
+            attempt=step.attempt,
+            step_id=step.id,
+        )
+
+    # --- starting ---------------------------------------------------------------------------
+    def start(self) -> None:
+        from flows import killswitch
+
+        # A run started while its flow is switched off (a trigger, a retry, a subflow) is
+        # created, then paused: its entry nodes are held, not lost (``flows.killswitch``).
+        killswitch.run_created(self.run)
+        if self.run.status != RunStatus.PAUSED:
+            transitions.run_move(self.run, RunStatus.RUNNING)
+        for entry in self.graph.entries:
+            self._work.append(_Activation(entry, self.graph.entry_scope(entry)))
+        self.drain()
+
+    def drain(self) -> None:
+        """Activate everything that became ready, then settle the run's status.
+
+        A paused run (kill switch) starts nothing: what became ready is held, with the run
+        lock still taken, and started by ``release`` when the run resumes."""
+        if self.run.status == RunStatus.PAUSED:
+            from flows import killswitch
+
+            killswitch.hold(self.run, [vars(act) for act in self._work])
+            self._work.clear()
+            return
+        while self._work and self.run.status not in RUN_TERMINAL:
+            self._activate(self._work.popleft())
+        self.settle()
+
+    def release(self, held: list[dict[str, Any]]) -> None:
+        """Resume (kill switch): start what was held while the run was paused, then settle."""
+        self._work.extend(_Activation(**item) for item in held)
+        self.drain()
+
+    # --- activation ---------------------------------------------------------------------------
+    def _idempotency_key(self, node_id: str, scope: str) -> str:
+        return f"{self.run.root_run_id}:{node_id}:{scope or '-'}"
+
+    def _activate(self, act: _Activation) -> None:
+        node = self.graph.nodes[act.node_id]
+        node_type = REGISTRY[node["type"]]
+        if Step.objects.filter(run=self.run, node_id=act.node_id, scope=act.scope).exists():
+            return  # already activated by another branch (joins fire once)
+        step_input: dict[str, Any] = {"previous_node": act.previous_node, **(act.extra_input or {})}
+        common = {
+            "node_id": act.node_id,
+            "node_type": node["type"],
+            "scope": act.scope,
+            "idempotency_key": self._idempotency_key(act.node_id, act.scope),
+        }
+        reused = self._reusable(act.node_id, act.scope)
+        if reused is not None:
+            step = transitions.step_create(
+                run=self.run,
+                status=StepStatus.SUCCEEDED,
+                input=reused.input,
+                output=reused.output,
+                taken=reused.taken,
+                reused_from=reused,
+                model=reused.model,
+                **common,
+            )
+            self.outputs.add(step.node_id, step.scope, step.id, step.output)
+            self._propagate(step, reused.taken or [], silent=[])
+            return
+        config = self.graph.config(act.node_id)
+        retry = config.get("retry") or {}
+        max_attempts = int(retry.get("max_attempts", node_type.default_max_attempts))
+        if self._limits_refuse(act, common, step_input):
+            return
+        if node_type.queued:
+            step_input.update(self._queued_input(act.node_id, node["type"], config))
+            step = transitions.step_create(
+                run=self.run,
+                status=StepStatus.QUEUED,
+                input=step_input,
+                max_attempts=max_attempts,
+                enqueued_at=timezone.now(),
+                **common,
+            )
+            enqueue_step(step)
+            return
+        step = transitions.step_create(
+            run=self.run,
+            status=StepStatus.RUNNING,
+            input=step_input,
+            attempt=1,
+            max_attempts=max_attempts,
+            **common,
+        )
+        try:
+            outcome = node_type.run(self.node_context(step))
+        except StepError as exc:
+            self.fail_step(step, exc.message, exc.error_class)
+            return
+        self.apply(step, outcome)
+
+    def _limits_refuse(
+        self, act: _Activation, common: dict[str, Any], step_input: dict[str, Any]
+    ) -> bool:
+        """Ask the limit policies before the step starts; a block creates it failed, with the
+        reason, which fails the run (``flows.guardrails``)."""
+        from flows.guardrails import gates
+
+        if self._policies is None:
+            self._policies = gates.run_policies(self.run)
+        activation = gates.activation_check(run=self.run, scope=act.scope, policies=self._policies)
+        blocked = activation.blocked if activation is not None else None
+        if activation is None or blocked is None:
+            return False  # limits that hold are not recorded per step: they would be noise
+        step = transitions.step_create(
+            run=self.run, status=StepStatus.RUNNING, input=step_input, attempt=1, **common
+        )
+        gates.activation_record(activation, run=self.run, step=step)
+        self.fail_step(step, f"blocked by policy {blocked.policy!r}: {blocked.reason}", "domain")
+        return True
+
+    def _reusable(self, node_id: str, scope: str) -> Step | None:
+        """In a retry run, the original run's success for this activation, if any."""
+        if not self.run.retry_of_id:
+            return None
+        return (
+            Step.objects.filter(
+                run_id=self.run.retry_of_id,
+                node_id=node_id,
+                scope=scope,
+                status=StepStatus.SUCCEEDED,
+            )
+            .exclude(node_type__in=["map"])  # a map is re-gathered from its (reused) items
+            .first()
+        )
+
+    def _queued_input(self, node_id: str, node_type: str, config: dict[str, Any]) -> dict[str, Any]:
+        if node_type != "agent":
+            return {}
+        slug = str(config.get("agent", ""))
+        spec = (self.run.version.frozen_agents or {}).get(slug)
+        calls = Step.objects.filter(
+            run=self.run, node_type="agent", status=StepStatus.SUCCEEDED, input__agent=slug
+        ).count()
+        return {"agent": slug, "agent_spec": spec, "call_number": calls}
+
+    # --- outcomes -----------------------------------------------------------------------------
+    def apply(self, step: Step, outcome: Done | Wait | Requeue) -> None:
+        """Act on what a node decided: finish it and follow its edges, park it, or run it
+        again on a worker."""
+        if isinstance(outcome, Requeue):
+            # One more attempt: the approved execution must not be refused as exhausted.
+            moved = transitions.step_move(
+                step,
+                StepStatus.QUEUED,
+                max_attempts=step.max_attempts + 1,
+                enqueued_at=timezone.now(),
+                due_at=None,
+                data={"reason": outcome.reason},
+            )
+            if moved:
+                enqueue_step(step)
+            return
+        if isinstance(outcome, Wait):
+            from flows.engine import waits
+
+            waits.park(self, step, outcome)
+            return
+        self.succeed(step, outcome)
+
+    def succeed(self, step: Step, done: Done) -> None:
+        ctx = None
+        taken = done.taken
+        if taken is None:
+            ctx = self.node_context(step)
+            try:
+                taken = REGISTRY[step.node_type].select_edges(ctx, done.output)
+            except StepError as exc:
+                self.fail_step(step, exc.message, exc.error_class)
+                return
+        usage = done.usage
+        extra: dict[str, Any] = {"input": {**step.input, **done.details}} if done.details else {}
+        moved = transitions.step_move(
+            step,
+            StepStatus.SUCCEEDED,
+            **extra,
+            output=done.output,
+            taken=taken,
+            model=usage.model,
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+            cost=usage.cost,
+        )
+        if not moved:
+            return
+        if usage.tokens_in or usage.tokens_out or usage.cost:
+            self._add_usage(usage.tokens_in, usage.tokens_out, usage.cost)
+        self.outputs.add(step.node_id, step.scope, step.id, done.output)
+        if done.ends_run:
+            self.finish(RunStatus.SUCCEEDED, output=done.output)
+            return
+        self._propagate(step, taken, silent=done.silent)
+        if done.send_back_to is not None:
+            # A person sent the draft back: its round starts again at its head, as new steps
+            # in the round's next scope (``flows.graph``: send-back rounds).
+            scope = self.graph.send_back_scope(step.scope, step.node_id)
+            head = self.graph.round_head[step.node_id]
+            self._work.append(_Activation(head, scope, previous_node=step.node_id))
+
+    def _add_usage(self, tokens_in: int, tokens_out: int, cost: Any) -> None:
+        self.run.tokens_in += tokens_in
+        self.run.tokens_out += tokens_out
+        self.run.cost += cost
+        Run.objects.filter(id=self.run.id).update(
+            tokens_in=self.run.tokens_in, tokens_out=self.run.tokens_out, cost=self.run.cost
+        )
+
+    def fail_step(self, step: Step, message: str, error_class: str) -> None:
+        """Fail ``step`` for good and, with it, the run."""
+        message = redact(message)  # stored errors never carry a secret (agents.redaction)
+        transitions.step_move(step, StepStatus.FAILED, error=message, error_class=error_class)
+        self.finish(RunStatus.FAILED, error=f"step {step.node_id!r} failed: {message}")
+
+    # --- edges ---------------------------------------------------------------------------------
+    def _propagate(self, step: Step, taken: list[int], *, silent: list[int]) -> None:
+        map_node = self.graph.map_body.get(step.node_id)
+        if map_node is not None:
+            from flows.engine import waits
+
+            waits.map_item_done(self, step, map_node)
+            return
+        for edge in self.graph.out_edges.get(step.node_id, []):
+            if edge.index in silent:
+                continue
+            self._signal(edge, step.scope, taken=edge.index in taken, source=step.node_id)
+
+    def _signal(self, edge: graphs.Edge, scope: str, *, taken: bool, source: str) -> None:
+        target_scope = self.graph.target_scope(edge, scope)
+        if edge.back:
+            if taken:
+                self._work.append(_Activation(edge.dst, target_scope, previous_node=source))
+            return
+        EdgeSignal.objects.bulk_create(
+            [
+                EdgeSignal(
+                    run=self.run,
+                    edge_index=edge.index,
+                    to_node=edge.dst,
+                    scope=target_scope,
+                    taken=taken,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        self._fan_in(edge.dst, target_scope, source)
+
+    def _fan_in(self, node_id: str, scope: str, source: str) -> None:
+        """Decide whether ``node_id`` can start in ``scope`` now that one more input arrived."""
+        if Step.objects.filter(run=self.run, node_id=node_id, scope=scope).exists():
+            return
+        incoming = self.graph.in_forward.get(node_id, [])
+        signals = list(
+            EdgeSignal.objects.filter(run=self.run, to_node=node_id, scope=scope).values_list(
+                "edge_index", "taken"
+            )
+        )
+        arrived = [edge.src for edge in incoming if (edge.index, True) in signals]
+        pending = len(incoming) - len(signals)
+        need = len(incoming)
+        if self.graph.node_type(node_id) == "join":
+            need = required_arrivals(self.graph.config(node_id), len(incoming))
+        if len(arrived) < need and pending > 0:
+            return
+        if arrived:
+            self._work.append(
+                _Activation(node_id, scope, previous_node=source, extra_input={"arrived": arrived})
+            )
+        else:
+            self._skip(node_id, scope)
+
+    def _skip(self, node_id: str, scope: str) -> None:
+        """Dead path: nothing reaches ``node_id``; mark it skipped and tell its successors."""
+        step = transitions.step_create(
+            run=self.run,
+            status=StepStatus.SKIPPED,
+            node_id=node_id,
+            node_type=self.graph.node_type(node_id),
+            scope=scope,
+            idempotency_key=self._idempotency_key(node_id, scope),
+            max_attempts=REGISTRY[self.graph.node_type(node_id)].default_max_attempts,
+        )
+        silent = [edge.index for edge in self.graph.out_edges.get(node_id, []) if edge.back]
+        self._propagate(step, taken=[], silent=silent)
+
+    # --- the run as a whole ---------------------------------------------------------------------
+    def settle(self) -> None:
+        """After a change: finish the run if nothing is left, else show what it waits on."""
+        if self.run.status in RUN_TERMINAL or self._work:
+            return
+        active = set(
+            Step.objects.filter(run=self.run, status__in=STEP_ACTIVE).values_list(
+                "status", "node_type"
+            )
+        )
+        if not active:
+            self.finish(RunStatus.SUCCEEDED, output=self._leaf_output())
+            return
+        if self.run.status == RunStatus.PAUSED:
+            return
+        busy = any(status != StepStatus.WAITING for status, _ in active)
+        # Agent and tool steps wait only on a person (a policy parked them).
+        awaiting_people = any(
+            status == StepStatus.WAITING and node_type in {"approval", "loop", "agent", "tool"}
+            for status, node_type in active
+        )
+        target = RunStatus.RUNNING if busy or not awaiting_people else RunStatus.WAITING_APPROVAL
+        transitions.run_move(self.run, target)
+
+    def _leaf_output(self) -> Any:
+        leaves = {
+            node_id: entries[-1][2]
+            for node_id, entries in self.outputs.by_node.items()
+            if self.graph.is_leaf(node_id)
+            and node_id not in self.graph.map_body
+            and self.graph.node_type(node_id) != "loop"
+        }
+        if len(leaves) == 1:
+            return next(iter(leaves.values()))
+        return leaves
+
+    def finish(self, status: RunStatus, *, output: Any = None, error: str = "") -> None:
+        """End the run: cancel whatever is still active, then tell a parent run, if any."""
+        self._work.clear()
+        if self.run.status in RUN_TERMINAL:
+            return
+        cancel_active(self.run, reason=f"run {status}")
+        transitions.run_move(self.run, status, output=output, error=error)
+        # Event triggers: flows watching this one start after commit (flows.triggers.events).
+        transaction.on_commit(functools.partial(run_finished_after_commit, self.run.id))
+        if self.run.parent_step_id:
+            from flows.engine import waits
+
+            waits.subflow_done(self.run)
+
+
+def cancel_active(run: Run, *, reason: str) -> None:
+    """Cancel a run's active steps and pending approvals (caller holds the run lock)."""
+    from flows.models import Approval
+    from flows.states import ApprovalStatus
+
+    for step in Step.objects.filter(run=run, status__in=STEP_ACTIVE):
+        transitions.step_move(step, StepStatus.CANCELLED, data={"reason": reason})
+    for approval in Approval.objects.filter(run=run, status=ApprovalStatus.PENDING):
+        transitions.approval_move(
+            approval,
+            ApprovalStatus.CANCELLED,
+            decision_reason=reason,
+            resolution=Approval.Resolution.CANCELLED,
+            data={"resolution": Approval.Resolution.CANCELLED, "reason": reason},
+        )
+    for child in Run.objects.filter(parent_step__run=run).exclude(status__in=RUN_TERMINAL):
+        # Children are locked after the parent here but before it when they finish, so they
+        # are cancelled in their own transaction after this one commits: no lock-order cycle.
+        transaction.on_commit(functools.partial(_cancel_later, child.id))
+
+
+def _cancel_later(run_id: uuid.UUID) -> None:
+    from flows.tasks import run_cancel_task
+
+    try:
+        run_cancel_task.delay(str(run_id))
+    except Exception:
+        logger.warning("could not queue cancellation of child run %s", run_id, exc_info=True)
+
+
+def run_finished_after_commit(run_id: uuid.UUID) -> None:
+    """What follows a run reaching a terminal state, once that commits (every terminal move
+    calls it: ``Advance.finish`` and ``runs.run_cancel``): the run's trace span (when tracing
+    is on), then event triggers watching its flow."""
+    from flows import traces
+    from flows.triggers import events
+
+    traces.run_trace_end(run_id=run_id)
+    events.run_finished_after_commit(run_id)
+
+
+def enqueue_step(step: Step) -> None:
+    """Publish a queued step to Celery after commit; the reconciler covers a failed publish."""
+    from flows.tasks import enqueue_after_commit
+
+    enqueue_after_commit(step)

@@ -1,0 +1,188 @@
+"""Recording ROI facts on the hot path, in the transaction that made each one true.
+
+Design (the issue's option b, with the change log made of the facts themselves): the engine,
+the approval decisions and ``outcome_record`` call these functions right after their
+compare-and-set succeeded, inside the same transaction. Each call is one multi-row INSERT into
+``RoiFact`` (plus, for agent steps that called tools, one indexed read of those calls). Nothing is
+updated in place, so two workers finishing steps of the same flow on the same day never wait
+on each other's row locks, and a lost race, a duplicate delivery or a rolled-back transaction
+records nothing (the fact commits or vanishes with the transition it describes): exact, no
+double count. ``flows.roi.rollups`` folds the facts into per-day sums every couple of seconds
+and every read adds the few facts not folded yet, so dashboards are never behind.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from agents.models import ToolCall
+from flows.models import Approval, Outcome, Run, Step
+from flows.roi.models import BUCKET_BOUNDS_MS, MEASURES, MONEY_FIELDS, Grain
+
+_STATUS_FIELD = {
+    "succeeded": "ok",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "skipped": "skipped",
+}
+_RESOLUTION_FIELD = {
+    Approval.Resolution.APPROVED: "approved",
+    Approval.Resolution.EDITED: "edited",
+    Approval.Resolution.REJECTED: "rejected",
+    Approval.Resolution.SENT_BACK: "sent_back",
+    Approval.Resolution.AUTO_APPROVED: "auto_decided",
+    Approval.Resolution.AUTO_REJECTED: "auto_decided",
+    Approval.Resolution.AUTO_PASSED: "auto_decided",
+    Approval.Resolution.CANCELLED: "cancelled",
+}
+HUMAN_RESOLUTIONS = frozenset({"approved", "edited", "rejected", "sent_back"})
+REASON_MAX = 200
+
+
+_COLUMNS = ("run_id", "grain", "key", "key2", *MEASURES)
+_INSERT = (
+    f"INSERT INTO flows_roifact ({', '.join(_COLUMNS)}) VALUES "
+    f"({', '.join(['%s'] * len(_COLUMNS))})"
+)
+_ZERO = {name: Decimal(0) if name in MONEY_FIELDS else 0 for name in MEASURES}
+
+
+def _record(*facts: tuple[Any, str, str, str, dict[str, Any]]) -> None:
+    """INSERT ``(run_id, grain, key, key2, measures)`` facts in one statement (measures not
+    named are zero). Plain SQL: this runs once per step on the engine's hot path, and building
+    model instances of ~50 fields cost more than the insert itself."""
+    if not facts:
+        return
+    sql = _INSERT + f", ({', '.join(['%s'] * len(_COLUMNS))})" * (len(facts) - 1)
+    params: list[Any] = []
+    for run_id, grain, key, key2, measures in facts:
+        values = _ZERO | measures
+        params += [run_id, str(grain), key[:200], key2[:200], *(values[n] for n in MEASURES)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def bucket_field(ms: int) -> str:
+    """The histogram column a duration of ``ms`` milliseconds is counted in."""
+    return f"h{bisect_right(BUCKET_BOUNDS_MS, max(ms, 0)):02d}"
+
+
+def _ms(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(int((end - start).total_seconds() * 1000), 0)
+
+
+def _duration(fields: dict[str, Any], ms: int | None) -> None:
+    if ms is not None:
+        fields["duration_ms"] = ms
+        fields["durations"] = 1
+        fields[bucket_field(ms)] = 1
+
+
+def fact_step_finished(step: Step) -> None:
+    """A step reached a terminal status: its node's counts, wait and duration, and what its
+    model and tools cost. A step reused from an earlier run (a retry) did no new work."""
+    if step.reused_from_id is not None:
+        return
+    node: dict[str, Any] = {"n": 1}
+    status_field = _STATUS_FIELD.get(str(step.status))
+    if status_field:
+        node[status_field] = 1
+    if step.status != "skipped":
+        wait = _ms(step.created_at, step.started_at)
+        if wait is not None:
+            node["wait_ms"] = wait
+            node["waits"] = 1
+        _duration(node, _ms(step.started_at, step.finished_at))
+    facts = [(step.run_id, Grain.NODE, step.node_id, step.node_type, node)]
+    if step.tokens_in or step.tokens_out or step.cost:
+        spec = step.input.get("agent_spec") if isinstance(step.input, dict) else None
+        agent = str(spec.get("slug", "")) if isinstance(spec, dict) else ""
+        usage = {"n": 1, "tokens_in": step.tokens_in, "tokens_out": step.tokens_out}
+        facts.append(
+            (step.run_id, Grain.USAGE, agent, step.model or "", usage | {"cost": step.cost})
+        )
+    # Only an agent step that called tools (its recorded answer says so) has rows to read.
+    if step.node_type == "agent" and isinstance(step.input, dict) and step.input.get("tool_calls"):
+        calls: dict[str, dict[str, Any]] = {}
+        for tool, cost in ToolCall.objects.filter(step_id=step.id).values_list("tool", "cost"):
+            sums = calls.setdefault(tool, {"n": 0, "cost": Decimal(0)})
+            sums["n"] += 1
+            sums["cost"] += cost
+        facts += [(step.run_id, Grain.TOOL, tool, "", sums) for tool, sums in calls.items()]
+    _record(*facts)
+
+
+def fact_run_finished(run: Run) -> None:
+    """A run reached a terminal status: counts by status, end-to-end duration (from its
+    creation, so time queued counts), and the model cost its steps added up to."""
+    fields: dict[str, Any] = {"n": 1}
+    status_field = _STATUS_FIELD.get(str(run.status))
+    if status_field:
+        fields[status_field] = 1
+    _duration(fields, _ms(run.created_at, run.finished_at))
+    fields |= {"tokens_in": run.tokens_in, "tokens_out": run.tokens_out, "cost": run.cost}
+    _record((run.id, Grain.RUN, "", "", fields))
+
+
+def _approval_node(approval: Approval) -> str:
+    return str(Step.objects.filter(id=approval.step_id).values_list("node_id", flat=True).first())
+
+
+def fact_approval_decided(approval: Approval) -> None:
+    """An approval left ``pending``: how it ended, the human minutes from first open to the
+    decision, the edit distance, and the rejection reason."""
+    resolution = str(approval.resolution)
+    fields: dict[str, Any] = {"n": 1}
+    decided = _RESOLUTION_FIELD.get(approval.resolution)  # type: ignore[call-overload]
+    if decided:
+        fields[decided] = 1
+    if resolution in HUMAN_RESOLUTIONS:
+        review = _ms(approval.first_opened_at, approval.decided_at)
+        if review is not None:
+            fields["review_ms"] = review
+            fields["reviewed"] = 1
+    if approval.edit_distance:
+        fields["edit_distance"] = approval.edit_distance
+    node = _approval_node(approval)
+    facts = [(approval.run_id, Grain.APPROVAL, node, approval.agent, fields)]
+    reason = " ".join((approval.decision_reason or "").split())[:REASON_MAX]
+    if resolution in {"rejected", "sent_back", "auto_rejected"} and reason:
+        facts.append((approval.run_id, Grain.REASON, node, reason, {"n": 1}))
+    _record(*facts)
+
+
+def fact_approval_escalated(approval: Approval) -> None:
+    """A pending approval was escalated (its deadline passed with ``on_deadline: escalate``)."""
+    _record(
+        (
+            approval.run_id,
+            Grain.APPROVAL,
+            _approval_node(approval),
+            approval.agent,
+            {"escalations": 1},
+        )
+    )
+
+
+def fact_outcome_recorded(outcome: Outcome) -> None:
+    """An outcome event attached to a run (possibly long after it ended): attributed to the
+    run's flow, version and day. ``ok`` marks the run's first event of this metric, so the
+    rollups count distinct runs that reached an outcome as well as events. Locks the run row:
+    two outcomes of the same metric for the same run arriving at once cannot both be first."""
+    if outcome.run_id is None:
+        return
+    Run.objects.select_for_update().filter(id=outcome.run_id).values_list("id").first()
+    first = (
+        not Outcome.objects.filter(run_id=outcome.run_id, metric=outcome.metric)
+        .exclude(id=outcome.id)
+        .exists()
+    )
+    measures = {"n": 1, "ok": 1 if first else 0, "value": outcome.value}
+    _record((outcome.run_id, Grain.OUTCOME, outcome.metric, "", measures))

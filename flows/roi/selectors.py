@@ -1,0 +1,483 @@
+"""Reads shaped for the ROI pages, the JSON API and the home page, all from rollups.
+
+Periods are whole UTC days (``since`` .. ``until`` inclusive) of the runs' start: every fact
+about a run (its steps, its decisions, outcomes reported days later) counts on the day and
+version the run started on, so a period's numbers describe the runs started in it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count
+
+from flows.models import Approval, Flow, FlowVersion, Run, Step
+from flows.roi import metrics
+from flows.roi.models import BUCKET_FIELDS, MONEY_FIELDS, Grain
+from flows.roi.rollups import Cell, rollup_rows
+from flows.states import RUN_ACTIVE, ApprovalStatus, StepStatus
+
+PRESETS = (7, 30, 90)
+SLICE_GRAINS = frozenset({Grain.RUN, Grain.USAGE, Grain.TOOL, Grain.APPROVAL, Grain.OUTCOME})
+MAX_DAYS = 366
+
+
+def flow_definition(flow: Flow) -> metrics.RoiDefinition:
+    """The ROI definition of the flow's live version (else its latest)."""
+    version = flow.live_version or flow.versions.order_by("-number").first()
+    document = version.document if version else {}
+    return metrics.RoiDefinition.parse((document or {}).get("roi"))
+
+
+class Sums:
+    """Measures summed over any number of cells (zero when there are none)."""
+
+    def __init__(self, cells: list[Cell] | None = None) -> None:
+        self.values: dict[str, Any] = defaultdict(int)
+        for cell in cells or []:
+            self.add(cell)
+
+    def add(self, cell: Cell) -> None:
+        self.add_values(cell.values)
+
+    def add_values(self, values: dict[str, Any]) -> None:
+        mine = self.values
+        for name, value in values.items():
+            if value:
+                mine[name] += value
+
+    def __getitem__(self, name: str) -> Any:
+        value = self.values[name]
+        return Decimal(value) if name in MONEY_FIELDS else value
+
+    @property
+    def buckets(self) -> list[int]:
+        return [self.values[name] for name in BUCKET_FIELDS]
+
+    def p(self, q: float) -> float | None:
+        return metrics.percentile_ms(self.buckets, q)
+
+    def avg(self, total: str, count: str) -> float | None:
+        return metrics.ratio(self[total], self[count])
+
+
+@dataclass
+class Slice:
+    """Everything the value and volume numbers need, for one set of cells (a period, a day,
+    a version)."""
+
+    runs: Sums = field(default_factory=Sums)
+    usage: Sums = field(default_factory=Sums)
+    tools: Sums = field(default_factory=Sums)
+    approvals: Sums = field(default_factory=Sums)
+    outcomes: dict[str, Sums] = field(default_factory=lambda: defaultdict(Sums))
+
+    def add(self, cell: Cell) -> None:
+        self.add_values(cell.dims["grain"], cell.dims["key"], cell.values)
+
+    def add_values(self, grain: str, key: str, values: dict[str, Any]) -> None:
+        if grain == Grain.RUN:
+            self.runs.add_values(values)
+        elif grain == Grain.USAGE:
+            self.usage.add_values(values)
+        elif grain == Grain.TOOL:
+            self.tools.add_values(values)
+        elif grain == Grain.APPROVAL:
+            self.approvals.add_values(values)
+        elif grain == Grain.OUTCOME:
+            self.outcomes[key].add_values(values)
+
+    @property
+    def ai_cost(self) -> Decimal:
+        return self.usage["cost"] + self.tools["cost"]
+
+    def value(self, definition: metrics.RoiDefinition) -> metrics.Value:
+        return metrics.roi_value(
+            definition,
+            succeeded=self.runs["ok"],
+            outcome_runs={name: sums["ok"] for name, sums in self.outcomes.items()},
+            review_ms=self.approvals["review_ms"],
+            ai_cost=self.ai_cost,
+        )
+
+
+def _day_bounds(since: datetime | date, until: datetime | date) -> tuple[date, date]:
+    """UTC days covering ``[since, until)`` for datetimes; dates are taken as inclusive."""
+    if isinstance(since, datetime):
+        since = since.astimezone(UTC).date()
+    if isinstance(until, datetime):
+        until = (until.astimezone(UTC) - timedelta(microseconds=1)).date()
+    return since, until
+
+
+def totals(
+    *, since: datetime | date, until: datetime | date, flow: Flow | None = None
+) -> dict[str, Any]:
+    """Headline numbers (the contract of ``flows.roi.period_totals``)."""
+    first, last = _day_bounds(since, until)
+    flows = [flow] if flow is not None else list(Flow.objects.select_related("live_version"))
+    definitions = {one.id: flow_definition(one) for one in flows}
+    slices: dict[int, Slice] = defaultdict(Slice)
+    for cell in rollup_rows(
+        since=first,
+        until=last,
+        flow_id=flow.id if flow is not None else None,
+        by=("flow_id", "grain", "key"),
+        grains=(Grain.RUN, Grain.USAGE, Grain.TOOL, Grain.APPROVAL, Grain.OUTCOME),
+    ):
+        slices[cell.dims["flow_id"]].add(cell)
+    result: dict[str, Any] = {
+        "runs": 0,
+        "succeeded": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "cost": Decimal(0),
+        "tokens": 0,
+        "human_minutes": Decimal(0),
+        "time_saved_minutes": Decimal(0),
+        "money_saved": Decimal(0),
+        "net_roi": Decimal(0),
+        "outcomes": 0,
+    }
+    for flow_id, one in slices.items():
+        value = one.value(definitions.get(flow_id) or metrics.RoiDefinition.parse(None))
+        result["runs"] += one.runs["n"]
+        result["succeeded"] += one.runs["ok"]
+        result["failed"] += one.runs["failed"]
+        result["cancelled"] += one.runs["cancelled"]
+        result["cost"] += value.ai_cost
+        result["tokens"] += one.usage["tokens_in"] + one.usage["tokens_out"]
+        result["human_minutes"] += value.human_minutes
+        result["time_saved_minutes"] += value.time_saved_minutes
+        result["money_saved"] += value.money_saved
+        result["net_roi"] += value.net_roi
+        result["outcomes"] += sum(sums["n"] for sums in one.outcomes.values())
+    result["in_flight"] = _in_flight(first, last, flow)
+    result["runs"] += result["in_flight"]
+    return result
+
+
+def _in_flight(first: date, last: date, flow: Flow | None) -> int:
+    """Runs started in the period that have not ended (live rows: the status index)."""
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    runs = Run.objects.filter(status__in=RUN_ACTIVE, created_at__gte=start, created_at__lt=end)
+    if flow is not None:
+        runs = runs.filter(flow=flow)
+    return runs.count()
+
+
+# --- the per-flow dashboard ------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of a dashboard table: a label and named values (also one CSV line)."""
+
+    label: str
+    values: dict[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+
+@dataclass
+class Dashboard:
+    flow: Flow
+    since: date
+    until: date
+    definition: metrics.RoiDefinition
+    total: Slice
+    value: metrics.Value
+    in_flight: int
+    days: list[Row]
+    versions: list[Row]
+    agents: list[Row]
+    models: list[Row]
+    tools: list[Row]
+    outcomes: list[Row]
+    reasons: list[Row]
+    nodes: list[Row]
+
+    @property
+    def volume(self) -> dict[str, Any]:
+        runs = self.total.runs
+        return {
+            "runs": runs["n"],
+            "succeeded": runs["ok"],
+            "failed": runs["failed"],
+            "cancelled": runs["cancelled"],
+            "in_flight": self.in_flight,
+            "success_rate": metrics.ratio(runs["ok"], runs["n"]),
+            "p50_ms": runs.p(0.5),
+            "p95_ms": runs.p(0.95),
+            "avg_ms": runs.avg("duration_ms", "durations"),
+        }
+
+    @property
+    def cost(self) -> dict[str, Any]:
+        usage = self.total.usage
+        return {
+            "tokens_in": usage["tokens_in"],
+            "tokens_out": usage["tokens_out"],
+            "model_cost": usage["cost"],
+            "tool_cost": self.total.tools["cost"],
+            "ai_cost": self.total.ai_cost,
+            "cost_per_run": (
+                (self.total.ai_cost / self.total.runs["n"]).quantize(metrics.MONEY)
+                if self.total.runs["n"]
+                else None
+            ),
+        }
+
+    @property
+    def quality(self) -> dict[str, Any]:
+        a = self.total.approvals
+        human = a["approved"] + a["edited"] + a["rejected"] + a["sent_back"]
+        return {
+            "decided": human + a["auto_decided"],
+            "human_decisions": human,
+            "approved": a["approved"],
+            "edited": a["edited"],
+            "rejected": a["rejected"],
+            "sent_back": a["sent_back"],
+            "auto_decided": a["auto_decided"],
+            "approval_rate": metrics.ratio(a["approved"] + a["edited"], human),
+            "edit_rate": metrics.ratio(a["edited"], a["approved"] + a["edited"]),
+            "avg_edit_distance": metrics.ratio(a["edit_distance"], a["edited"]),
+            "escalations": a["escalations"],
+            "reviewed": a["reviewed"],
+            "avg_review_minutes": (
+                float(metrics.human_minutes(a["review_ms"])) / a["reviewed"]
+                if a["reviewed"]
+                else None
+            ),
+        }
+
+
+def period_parse(params: Any, *, today: date) -> tuple[date, date, str]:
+    """(since, until, preset) from query parameters: ``days`` = 7 | 30 | 90, or ``since`` and
+    ``until`` as ISO dates. Raises ``ValueError`` with a message naming the parameter."""
+    since_text, until_text = params.get("since"), params.get("until")
+    if since_text or until_text:
+        try:
+            since = date.fromisoformat(str(since_text or ""))
+        except ValueError:
+            raise ValueError("since: give a date as YYYY-MM-DD") from None
+        try:
+            until = date.fromisoformat(str(until_text)) if until_text else today
+        except ValueError:
+            raise ValueError("until: give a date as YYYY-MM-DD") from None
+        if until < since:
+            raise ValueError("until: must not be before since")
+        if (until - since).days >= MAX_DAYS:
+            raise ValueError(f"since: a period is at most {MAX_DAYS} days")
+        return since, until, "custom"
+    days_text = params.get("days") or "30"
+    if days_text not in {str(p) for p in PRESETS}:
+        raise ValueError("days: choose 7, 30 or 90")
+    days = int(days_text)
+    return today - timedelta(days=days - 1), today, str(days)
+
+
+def _row_values(one: Slice, definition: metrics.RoiDefinition) -> dict[str, Any]:
+    value = one.value(definition)
+    runs = one.runs
+    return {
+        "runs": runs["n"],
+        "succeeded": runs["ok"],
+        "failed": runs["failed"],
+        "cancelled": runs["cancelled"],
+        "success_rate": metrics.ratio(runs["ok"], runs["n"]),
+        "p50_ms": runs.p(0.5),
+        "p95_ms": runs.p(0.95),
+        "tokens": one.usage["tokens_in"] + one.usage["tokens_out"],
+        "ai_cost": value.ai_cost,
+        "cases": value.cases,
+        "human_minutes": value.human_minutes,
+        "time_saved_minutes": value.time_saved_minutes,
+        "money_saved": value.money_saved,
+        "net_roi": value.net_roi,
+        "outcomes": sum(sums["n"] for sums in one.outcomes.values()),
+    }
+
+
+def flow_dashboard(*, flow: Flow, since: date, until: date) -> Dashboard:
+    """The per-flow dashboard: one grouped read of rollups (plus unfolded facts), two indexed
+    counts of live rows (runs in flight, runs waiting at each node now)."""
+    definition = flow_definition(flow)
+    cells = rollup_rows(since=since, until=until, flow_id=flow.id)
+    total = Slice()
+    by_day: dict[date, Slice] = defaultdict(Slice)
+    by_version: dict[int, Slice] = defaultdict(Slice)
+    keyed: dict[tuple[str, str, str], Sums] = defaultdict(Sums)
+    for cell in cells:
+        dims = cell.dims
+        grain = dims["grain"]
+        keyed[(grain, dims["key"], dims["key2"])].add_values(cell.values)
+        if grain in SLICE_GRAINS:
+            by_day[dims["day"]].add_values(grain, dims["key"], cell.values)
+            by_version[dims["version_id"]].add_values(grain, dims["key"], cell.values)
+    for (grain, key, _), sums in keyed.items():
+        total.add_values(grain, key, sums.values)
+    numbers = dict(FlowVersion.objects.filter(flow=flow).values_list("id", "number"))
+    days = []
+    day = since
+    while day <= until:
+        days.append(Row(day.isoformat(), _row_values(by_day.get(day) or Slice(), definition)))
+        day += timedelta(days=1)
+    versions = [
+        Row(f"v{numbers.get(version_id, '?')}", _row_values(one, definition))
+        for version_id, one in sorted(by_version.items(), key=lambda kv: numbers.get(kv[0], 0))
+    ]
+    return Dashboard(
+        flow=flow,
+        since=since,
+        until=until,
+        definition=definition,
+        total=total,
+        value=total.value(definition),
+        in_flight=_in_flight(since, until, flow),
+        days=days,
+        versions=versions,
+        agents=_usage_rows(keyed, by_model=False),
+        models=_usage_rows(keyed, by_model=True),
+        tools=[
+            Row(key, {"calls": sums["n"], "cost": sums["cost"]})
+            for (grain, key, _), sums in sorted(keyed.items())
+            if grain == Grain.TOOL
+        ],
+        outcomes=_outcome_rows(keyed, total.runs["n"]),
+        reasons=sorted(
+            (
+                Row(key2, {"node": key, "count": sums["n"]})
+                for (grain, key, key2), sums in keyed.items()
+                if grain == Grain.REASON
+            ),
+            key=lambda row: (-row["count"], row.label),
+        ),
+        nodes=_node_rows(flow, keyed),
+    )
+
+
+def _usage_rows(keyed: dict[tuple[str, str, str], Sums], *, by_model: bool) -> list[Row]:
+    merged: dict[str, Sums] = defaultdict(Sums)
+    for (grain, agent, model), sums in keyed.items():
+        if grain == Grain.USAGE:
+            for name, value in sums.values.items():
+                merged[model if by_model else agent].values[name] += value
+    return [
+        Row(
+            label or "(none)",
+            {
+                "calls": sums["n"],
+                "tokens_in": sums["tokens_in"],
+                "tokens_out": sums["tokens_out"],
+                "cost": sums["cost"],
+            },
+        )
+        for label, sums in sorted(merged.items(), key=lambda kv: -kv[1]["cost"])
+    ]
+
+
+def _outcome_rows(keyed: dict[tuple[str, str, str], Sums], runs: int) -> list[Row]:
+    return [
+        Row(
+            key,
+            {
+                "events": sums["n"],
+                "runs": sums["ok"],
+                "per_100_runs": (Decimal(sums["ok"]) * 100 / runs).quantize(Decimal("0.1"))
+                if runs
+                else None,
+                "value": sums["value"],
+            },
+        )
+        for (grain, key, _), sums in sorted(keyed.items())
+        if grain == Grain.OUTCOME
+    ]
+
+
+def _node_rows(flow: Flow, keyed: dict[tuple[str, str, str], Sums]) -> list[Row]:
+    """The bottleneck table: per node, activations, average wait before it started, average
+    and p95 duration, failures, and (live rows) steps waiting there and approvals pending."""
+    waiting = dict(
+        Step.objects.filter(run__flow=flow, status=StepStatus.WAITING)
+        .values_list("node_id")
+        .annotate(n=Count("id"))
+        .values_list("node_id", "n")
+    )
+    pending = dict(
+        Approval.objects.filter(run__flow=flow, status=ApprovalStatus.PENDING)
+        .values_list("step__node_id")
+        .annotate(n=Count("id"))
+        .values_list("step__node_id", "n")
+    )
+    approvals = {key: sums for (grain, key, _), sums in keyed.items() if grain == Grain.APPROVAL}
+    nodes: dict[str, Row] = {}
+    for (grain, key, node_type), sums in keyed.items():
+        if grain != Grain.NODE:
+            continue
+        review = approvals.get(key)
+        nodes[key] = Row(
+            key,
+            {
+                "type": node_type,
+                "steps": sums["n"],
+                "failed": sums["failed"],
+                "avg_wait_ms": sums.avg("wait_ms", "waits"),
+                "avg_ms": sums.avg("duration_ms", "durations"),
+                "p95_ms": sums.p(0.95),
+                "avg_review_minutes": (
+                    float(metrics.human_minutes(review["review_ms"])) / review["reviewed"]
+                    if review is not None and review["reviewed"]
+                    else None
+                ),
+                "waiting_now": waiting.get(key, 0),
+                "approvals_pending": pending.get(key, 0),
+            },
+        )
+    for key in set(waiting) | set(pending):
+        nodes.setdefault(
+            key,
+            Row(
+                key,
+                {
+                    "type": "",
+                    "steps": 0,
+                    "failed": 0,
+                    "avg_wait_ms": None,
+                    "avg_ms": None,
+                    "p95_ms": None,
+                    "avg_review_minutes": None,
+                    "waiting_now": waiting.get(key, 0),
+                    "approvals_pending": pending.get(key, 0),
+                },
+            ),
+        )
+    return sorted(nodes.values(), key=lambda row: -(row["avg_wait_ms"] or 0) - (row["avg_ms"] or 0))
+
+
+# --- the cross-flow leaderboard ---------------------------------------------------------------
+
+
+def leaderboard(*, since: date, until: date) -> list[Row]:
+    """Every flow with its period numbers, best net ROI first."""
+    flows = {flow.id: flow for flow in Flow.objects.select_related("live_version")}
+    slices: dict[int, Slice] = defaultdict(Slice)
+    for cell in rollup_rows(
+        since=since,
+        until=until,
+        by=("flow_id", "grain", "key"),
+        grains=(Grain.RUN, Grain.USAGE, Grain.TOOL, Grain.APPROVAL, Grain.OUTCOME),
+    ):
+        slices[cell.dims["flow_id"]].add(cell)
+    rows = []
+    for flow_id, flow in flows.items():
+        values = _row_values(slices.get(flow_id) or Slice(), flow_definition(flow))
+        rows.append(Row(flow.name, {"slug": flow.slug, **values}))
+    return sorted(rows, key=lambda row: (-row["net_roi"], -row["runs"], row.label))

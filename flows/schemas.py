@@ -1,0 +1,217 @@
+"""API contracts of the flows app."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+
+class FlowSavedOut(Schema):
+    slug: str
+    version: int
+    live_version: int | None
+
+
+class FlowOut(Schema):
+    slug: str
+    name: str
+    description: str
+    live_version: int | None
+    versions: list[int]
+    latest_version: int | None
+
+
+class FlowListOut(Schema):
+    items: list[FlowOut]
+    next_cursor: str | None = None
+
+
+class PublishIn(Schema):
+    version: int = Field(ge=1)
+
+
+class RunStartIn(Schema):
+    input: dict[str, Any] = Field(default_factory=dict)
+    version: int | None = Field(default=None, ge=1)
+
+
+class RunAcceptedOut(Schema):
+    run_id: str
+    status: str
+    created: bool = True
+
+
+class StepOut(Schema):
+    id: int
+    node_id: str
+    node_type: str
+    scope: str
+    status: str
+    attempt: int
+    max_attempts: int
+    input: Any
+    output: Any
+    error: str
+    error_class: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    cost: str
+    idempotency_key: str
+    reused: bool
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: int | None
+
+
+class RunOut(Schema):
+    id: str
+    flow: str
+    version: int
+    status: str
+    input: Any
+    subject: str
+    output: Any
+    error: str
+    retry_of: str | None
+    parent_step: int | None
+    tokens_in: int
+    tokens_out: int
+    cost: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    steps: list[StepOut] | None = None
+
+
+class RunListOut(Schema):
+    items: list[RunOut]
+    next_cursor: str | None
+
+
+class ApprovalOut(Schema):
+    id: int
+    run_id: str
+    flow: str
+    node_id: str
+    source: str
+    status: str
+    title: str
+    instructions: str
+    draft: Any
+    reason: str
+    assignee_role: str
+    shown_hash: str
+    deadline_at: str | None
+    decision_output: Any
+    decision_reason: str
+    decided_by: str | None
+    decided_at: str | None
+    created_at: str
+    # The inbox (issue 4): who it is for, deadlines, feedback.
+    agent: str = ""
+    round: int = 0
+    assignee_user: str | None = None
+    on_deadline: str = ""
+    escalated_at: str | None = None
+    first_opened_at: str | None = None
+    resolution: str = ""
+    edit_distance: int | None = None
+    sampled: bool = False
+
+
+class ApprovalListOut(Schema):
+    items: list[ApprovalOut]
+    next_cursor: str | None
+
+
+class PriorStepOut(Schema):
+    node_id: str
+    node_type: str
+    scope: str
+    output: Any
+
+
+class ApprovalEventOut(Schema):
+    kind: str
+    at: str
+    data: dict[str, Any]
+
+
+class ApprovalDetailOut(ApprovalOut):
+    """One approval with what an approver needs to decide it."""
+
+    may_decide: bool
+    send_backs_left: int
+    run_input: Any
+    prior_steps: list[PriorStepOut]
+    history: list[ApprovalEventOut]
+
+
+class AssigneeIn(Schema):
+    """Exactly one: a person (by username) or a role."""
+
+    user: str | None = Field(default=None, max_length=150)
+    role: str | None = Field(default=None, max_length=20)
+
+
+class DecisionIn(Schema):
+    """A decision. Older callers send ``decision`` (+ ``output``, ``reason``); ``shown_hash``
+    binds it to what was shown (checked when given); ``send_back`` with ``reject`` sends the
+    draft back to its drafting step with ``reason`` as the notes; ``reassign`` with
+    ``assignee`` passes it on."""
+
+    decision: Literal["approve", "reject", "reassign"]
+    output: Any = None
+    reason: str = Field(default="", max_length=5000)
+    shown_hash: str | None = Field(default=None, max_length=64)
+    send_back: bool = False
+    assignee: AssigneeIn | None = None
+
+
+class LaunchItemOut(Schema):
+    key: str
+    title: str
+    ok: bool
+    message: str
+    where: dict[str, str]
+
+
+class ValidationOut(Schema):
+    valid: bool
+    errors: list[dict[str, str]]
+    launch: list[LaunchItemOut] = Field(default_factory=list)
+
+
+class ErrorDetail(Schema):
+    pointer: str
+    message: str
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+class PreviewIn(Schema):
+    """A template or condition from the editor, with sample data to render it against."""
+
+    kind: Literal["template", "condition"]
+    text: str = Field(max_length=20_000)
+    input: dict[str, Any] = Field(default_factory=dict)
+    #: Sample step outputs by node id (the editor sends its last test run's).
+    steps: dict[str, Any] = Field(default_factory=dict)
+
+
+class PreviewOut(Schema):
+    #: What the template renders to (a single ``{{ expr }}`` keeps its type), or the
+    #: condition's truth value.
+    value: Any

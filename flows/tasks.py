@@ -1,0 +1,144 @@
+"""Celery tasks of the flows app. Thin: take ids, call one engine function, return nothing.
+
+Policy lives on the decorators: late acks and redelivery on worker loss (the claim in
+PostgreSQL makes redelivery harmless), no results stored, per-step time limits passed at
+publish time and kept below the broker's visibility timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from flows.engine import reconciler, runner, runs
+from flows.models import Step
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="flows.step_execute",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def step_execute_task(step_id: int) -> None:
+    runner.step_execute(step_id=step_id)
+
+
+@shared_task(
+    name="flows.engine_tick",
+    acks_late=False,
+    ignore_result=True,
+    time_limit=60,
+)
+def engine_tick_task() -> None:
+    reconciler.engine_tick()
+
+
+@shared_task(
+    name="flows.dispatch_pending",
+    acks_late=False,
+    ignore_result=True,
+    time_limit=60,
+)
+def dispatch_pending_task() -> None:
+    from flows.triggers import dispatch
+
+    dispatch.dispatch_pending()
+
+
+@shared_task(
+    name="flows.schedules_fire",
+    acks_late=False,
+    ignore_result=True,
+    time_limit=60,
+)
+def schedules_fire_task() -> None:
+    from flows.triggers import schedules
+
+    schedules.schedules_fire()
+
+
+@shared_task(
+    name="flows.roi_fold",
+    acks_late=False,
+    ignore_result=True,
+    time_limit=60,
+)
+def roi_fold_task() -> None:
+    from flows.roi import rollups
+
+    rollups.rollup_fold_all()
+
+
+@shared_task(
+    name="flows.run_cancel",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def run_cancel_task(run_id: str) -> None:
+    with contextlib.suppress(runs.RunError):  # it already ended on its own
+        runs.run_cancel(run_id=run_id, reason="parent run ended")
+
+
+@shared_task(
+    name="flows.approval_notice_send",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=60,
+)
+def approval_notice_send_task(notice_id: int) -> None:
+    # A channel that refused is tried again by the reconciler (``notices_resend``).
+    from flows.approvals import notices
+
+    with contextlib.suppress(notices.NoticeError):
+        notices.notice_send(notice_id=notice_id)
+
+
+def _time_limits(step: Step) -> tuple[float, float]:
+    from flows.graph import for_version
+
+    ceiling = float(settings.CONTROLROOM["STEP_TIME_LIMIT_SECONDS"])
+    run = step.run
+    config = for_version(run.version_id, run.version.document).config(step.node_id)
+    soft = min(float(config.get("timeout_seconds", ceiling)), ceiling)
+    return soft, min(soft + 10, ceiling + 10)
+
+
+def enqueue_after_commit(step: Step) -> None:
+    """Publish ``step`` once the transaction that queued it commits.
+
+    If the broker is down the publish fails after commit; the step stays ``queued`` with its
+    ``enqueued_at`` and the reconciler publishes it again later. Nothing is lost.
+    Inside ``dispatch.deferred()`` (hot ingestion paths) nothing is published here: the caller
+    leaves the step unpublished and ``dispatch_pending`` hands it over in a batch.
+    """
+    from flows.triggers import dispatch
+
+    if dispatch.is_deferred():
+        return
+    publish_now(step)
+
+
+def publish_now(step: Step) -> None:
+    """``enqueue_after_commit`` without the deferral check (the dispatcher's own publish)."""
+    soft, hard = _time_limits(step)
+
+    def publish() -> None:
+        try:
+            step_execute_task.apply_async(
+                (step.id,), soft_time_limit=soft, time_limit=hard, retry=False
+            )
+        except Exception:
+            logger.warning("could not publish step %s; the reconciler will", step.id, exc_info=True)
+            # Mark it unpublished so the reconciler's next pass picks it up at once.
+            Step.objects.filter(id=step.id, status="queued").update(enqueued_at=None)
+
+    transaction.on_commit(publish)

@@ -1,0 +1,64 @@
+// The JSON API and the websocket, as the browser's session (CSRF header on writes).
+export function makeApi(boot) {
+  // ``raw``: send ``body`` as it is with that content type (a YAML or JSON file's text).
+  async function call(method, path, body, raw) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = raw || "application/json";
+    if (method !== "GET") headers["X-CSRFToken"] = boot.csrf;
+    const res = await fetch(`/api${path}`, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
+    });
+    const data = res.headers.get("content-type")?.includes("json") ? await res.json() : await res.text();
+    if (!res.ok) {
+      const err = new Error(data?.error?.message || data?.detail || `HTTP ${res.status}`);
+      err.details = data?.error?.details || [];
+      throw err;
+    }
+    return data;
+  }
+  return {
+    nodeTypes: () => call("GET", "/node-types"),
+    agents: () => call("GET", "/agents").catch(() => ({ items: [] })),
+    tools: () => call("GET", "/tools").catch(() => ({ items: [] })),
+    validate: (doc) => call("POST", "/flows/validate", doc),
+    preview: (body) => call("POST", "/expressions/preview", body).then((r) => r.value),
+    parse: (text, contentType) => call("POST", "/flows/parse", text, contentType),
+    save: (doc) => call("POST", "/flows", doc),
+    publish: (slug, version) => call("POST", `/flows/${slug}/publish`, { version }),
+    runStart: (slug, version, input) => call("POST", `/flows/${slug}/runs`, { version, input }),
+    run: (id) => call("GET", `/runs/${id}`),
+    flow: (slug) => call("GET", `/flows/${slug}`),
+    exportVersion: (slug, version) => call("GET", `/flows/${slug}/export?version=${version}`),
+    load: (slug) => call("GET", `/flows/${slug}/load`),
+    policyKinds: () => call("GET", "/policy-kinds"),
+    // Stored policies filtered like the API's list (scope, target, enabled...).
+    policies: (filters) => call("GET", `/policies?${new URLSearchParams({ limit: "200", ...filters })}`),
+  };
+}
+
+// One JSON websocket subscribed to run.<id>; calls onEvent for step/run changes.
+export function followRun(runId, onEvent, onStatus) {
+  return followGroup(`run.${runId}`, onEvent, onStatus);
+}
+
+// One JSON websocket subscribed to ``group`` (run.<id>, flow.<id>...).
+export function followGroup(group, onEvent, onStatus) {
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/ws/?format=json`);
+  ws.onopen = () => ws.send(JSON.stringify({ type: "subscribe", groups: [group] }));
+  ws.onmessage = (msg) => {
+    let event;
+    try {
+      event = JSON.parse(msg.data);
+    } catch {
+      return;
+    }
+    if (event.type === "subscribed") onStatus?.("live");
+    else if (event.type === "step.changed" || event.type === "run.changed") onEvent(event);
+  };
+  ws.onclose = () => onStatus?.("closed");
+  return () => ws.close();
+}

@@ -1,0 +1,169 @@
+/* The approvals inbox: keyboard shortcuts, bulk selection, filters that apply on change, and
+ * keeping the detail pane honest while the list changes live. No inline scripts; loaded by
+ * templates/flows/inbox.html only.
+ *
+ * Keys (ignored while typing in a field, and with Ctrl/Alt/Meta):
+ *   j / k   open the next / previous approval      a   approve (with the edit, if any)
+ *   e       edit the draft                          r   reject: focus the reason
+ *   x       select the open approval for bulk       ?   show or hide the list of keys
+ *   Esc     leave a field; close the list of keys
+ */
+(function () {
+  "use strict";
+
+  function pane() { return document.getElementById("inbox-detail"); }
+  function openId() { var p = pane(); return p ? p.getAttribute("data-approval-id") : null; }
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("[data-inbox-row]")); }
+  function rowOf(id) { return id ? document.getElementById("inbox-row-" + id) : null; }
+
+  // --- which row is open -------------------------------------------------------------------
+  function markOpen() {
+    var id = openId();
+    rows().forEach(function (row) {
+      var link = row.querySelector("[data-row-link]");
+      var open = row.getAttribute("data-inbox-row") === id;
+      row.classList.toggle("is-open", open);
+      if (link) {
+        if (open) link.setAttribute("aria-current", "true");
+        else link.removeAttribute("aria-current");
+      }
+    });
+  }
+
+  function move(step) {
+    var list = rows();
+    if (!list.length) return;
+    var index = list.indexOf(rowOf(openId()));
+    var next = list[index < 0 ? 0 : Math.min(Math.max(index + step, 0), list.length - 1)];
+    var link = next.querySelector("[data-row-link]");
+    if (!link) return;
+    link.focus();
+    link.scrollIntoView({ block: "nearest" });
+    if (next.getAttribute("data-inbox-row") !== openId()) link.click();
+  }
+
+  // --- the decision keys -------------------------------------------------------------------
+  function approve() {
+    var button = pane() && pane().querySelector("[data-key=approve]");
+    if (button) button.click();
+  }
+
+  function edit() {
+    var details = pane() && pane().querySelector("details[data-key=edit]");
+    if (!details) return;
+    details.open = true;
+    var field = details.querySelector("textarea, input:not([type=hidden]), select");
+    if (field) {
+      field.focus();
+      if (field.setSelectionRange && typeof field.value === "string") {
+        field.setSelectionRange(field.value.length, field.value.length);
+      }
+    }
+  }
+
+  function reject() {
+    var field = pane() && pane().querySelector("[data-key=reject]");
+    if (field) field.focus();
+  }
+
+  // The selection lives here, not in the checkboxes: a live redraw of a row (or of the whole
+  // list after a reconnect) must not silently unselect what the approver picked.
+  var selected = new Set();
+
+  function remember(box) {
+    var row = box.closest("[data-inbox-row]");
+    if (!row) return;
+    var id = row.getAttribute("data-inbox-row");
+    if (box.checked) selected.add(id); else selected.delete(id);
+    countSelected();
+  }
+
+  function toggleSelected() {
+    var row = rowOf(openId());
+    var box = row && row.querySelector("[data-row-check]");
+    if (box) { box.checked = !box.checked; remember(box); }
+  }
+
+  function help(show) {
+    var box = document.getElementById("shortcuts-help");
+    if (!box) return;
+    box.hidden = show === undefined ? !box.hidden : !show;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!document.getElementById("inbox-rows")) return;
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    var target = event.target;
+    var typing = target && target.closest && target.closest("input, textarea, select, [contenteditable]");
+    if (event.key === "Escape") {
+      if (typing) target.blur();
+      help(false);
+      return;
+    }
+    if (typing) return;
+    var actions = { j: function () { move(1); }, k: function () { move(-1); }, a: approve,
+                    e: edit, r: reject, x: toggleSelected, "?": function () { help(); } };
+    var action = actions[event.key];
+    if (action) {
+      event.preventDefault();
+      action();
+    }
+  });
+
+  // --- bulk approve --------------------------------------------------------------------------
+  function restoreSelected() {
+    var present = new Set();
+    rows().forEach(function (row) {
+      var id = row.getAttribute("data-inbox-row");
+      var box = row.querySelector("[data-row-check]");
+      if (!box) return;
+      present.add(id);
+      box.checked = selected.has(id);
+    });
+    selected.forEach(function (id) { if (!present.has(id)) selected.delete(id); });
+    countSelected();
+  }
+
+  function countSelected() {
+    var button = document.querySelector("[data-bulk-approve]");
+    if (!button) return;
+    var count = document.querySelectorAll("[data-row-check]:checked").length;
+    button.disabled = count === 0;
+    button.textContent = count ? "Approve selected (" + count + ")" : "Approve selected";
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-row-check]")) remember(event.target);
+  });
+
+  // --- filters apply on change ----------------------------------------------------------------
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-autosubmit]");
+    if (form && event.target.tagName === "SELECT") form.submit();
+  });
+
+  // --- live changes ---------------------------------------------------------------------------
+  // When the open approval's row is redrawn or removed (someone decided it, it was reassigned
+  // or escalated), ask the server for its current status: the decision controls are replaced
+  // by who decided, or updated, without touching an edit in progress on a live item.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    var id = openId();
+    if (!target || !id || target.id !== "inbox-row-" + id) return;
+    var url = pane().getAttribute("data-status-url");
+    window.setTimeout(function () {
+      if (openId() === id && window.htmx && url) {
+        window.htmx.ajax("GET", url, { target: "#approval-" + id + "-status", swap: "outerHTML" });
+      }
+    }, 0);
+  });
+
+  document.addEventListener("htmx:afterSettle", function () { markOpen(); restoreSelected(); });
+  document.addEventListener("htmx:oobAfterSwap", function () { markOpen(); restoreSelected(); });
+  document.addEventListener("DOMContentLoaded", function () {
+    var apply = document.querySelector("[data-autosubmit-button]");
+    if (apply) apply.hidden = true;
+    markOpen();
+    document.querySelectorAll("[data-row-check]:checked").forEach(remember);
+    countSelected();
+  });
+})();

@@ -1,0 +1,103 @@
+"""`make run`'s supervisor: starts everything, restarts a dead child, leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from controlroom import devstack
+from tests.support import stack
+from tests.support.flows import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "controlroom.supervisor"],
+            cwd=stack.REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _worker_leader(pid: int) -> psutil.Process | None:
+    for child in psutil.Process(pid).children():
+        if "worker" in child.cmdline():
+            return child
+    return None
+
+
+def test_supervisor_serves_restarts_a_dead_worker_and_stops_everything(process_env, tmp_path):
+    port = devstack.free_port()
+    env = {
+        **process_env,
+        "PORT": str(port),
+        "CONTROLROOM_DATA_DIR": str(tmp_path / "data"),
+        "CONTROLROOM_SECRET_KEY": "supervisor-test",
+    }
+    log = tmp_path / "supervisor.log"
+    supervisor = _start(env, log)
+    try:
+        wait_for(
+            lambda: "Ctrl-C stops everything" in log.read_text(),
+            timeout=120,
+            message=f"the supervisor to start:\n{log.read_text()}",
+        )
+        url = f"http://127.0.0.1:{port}/healthz"
+        wait_for(lambda: stack.http_status(url) == 200, timeout=60, message="a green /healthz")
+        assert "login: admin / " in log.read_text()
+
+        # manage.py in another terminal finds the running stack without being told where.
+        bare = {k: v for k, v in env.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+        issued = subprocess.run(
+            [sys.executable, "manage.py", "issue_token", "bob", "--role", "viewer"],
+            cwd=stack.REPO_ROOT,
+            env=bare,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert issued.returncode == 0, issued.stderr
+        token = issued.stdout.strip().splitlines()[-1]
+        flows = f"http://127.0.0.1:{port}/api/flows"
+        assert stack.http_status(flows, headers={"Authorization": f"Bearer {token}"}) == 200
+
+        first = _worker_leader(supervisor.pid)
+        assert first is not None
+        os.killpg(first.pid, signal.SIGKILL)
+        wait_for(lambda: "worker exited" in log.read_text(), timeout=30, message="a restart")
+        wait_for(
+            lambda: (w := _worker_leader(supervisor.pid)) is not None and w.pid != first.pid,
+            timeout=60,
+            message="a new worker",
+        )
+        wait_for(lambda: stack.http_status(url) == 200, timeout=60, message="green again")
+
+        descendants = _children(supervisor.pid)
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=60) == 0
+        time.sleep(0.5)
+        assert [p.pid for p in descendants if p.is_running() and p.status() != "zombie"] == []
+        assert "stopped." in log.read_text()
+        assert not (tmp_path / "data" / "running.env").exists()
+    finally:
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)

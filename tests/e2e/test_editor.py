@@ -1,0 +1,489 @@
+"""The flow editor island against the real stack: uvicorn (ASGI + Channels over Redis), a Celery
+worker and beat, and Chromium. A designer builds a flow by dragging from the palette and
+connecting handles, watches the API's validator flag and clear a problem, saves and publishes,
+then test-runs the draft and sees the nodes turn green over the websocket."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from playwright.sync_api import Locator, Page, expect
+
+from controlroom.accounts import user_ensure
+from controlroom.roles import Role
+from flows.models import Flow, Run
+from flows.states import RunStatus
+from flows.versions import flow_save
+from tests.support.stack import AsgiServer, ManagedProcess
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+# Outside test-results/, which pytest-playwright empties; look at them after a run.
+SHOTS = Path(tempfile.gettempdir()) / "controlroom-editor-shots"
+PASSWORD = "correct-horse-battery"
+PATIENCE_MS = 30_000
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+  const result = await axe.run(document.querySelector('#main'), {
+    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+  });
+  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
+}"""
+
+# One scripted writer (the offline model) and a placeholder the designer replaces.
+STARTER: dict[str, Any] = {
+    "schema": "controlroom.flow/v1",
+    "slug": "press-note",
+    "name": "Press note",
+    "trigger": {"type": "manual"},
+    "sample_input": {"topic": "editor"},
+    "agents": [
+        {
+            "slug": "writer",
+            "role": "Write a short note",
+            "provider": "scripted",
+            "script": {"latency_ms": 150, "responses": ["A note about {{ input.topic }}."]},
+        }
+    ],
+    "nodes": [{"id": "placeholder", "type": "end", "position": {"x": 0, "y": 0}}],
+    "edges": [],
+    "feedback": {"outcome": "note_published"},
+    "roi": {"baseline_minutes": 15, "hourly_cost": 40, "success_outcome": "note_published"},
+}
+
+
+@pytest.fixture
+def stack(
+    asgi_server: AsgiServer, celery_worker: ManagedProcess, celery_beat: ManagedProcess
+) -> AsgiServer:
+    assert (ROOT / "static" / "editor" / "editor.js").exists(), "run `make assets` first"
+    return asgi_server
+
+
+@pytest.fixture
+def starter() -> Flow:
+    flow, _ = flow_save(document=json.loads(json.dumps(STARTER)))
+    return flow
+
+
+def log_in(page: Page, base: str, username: str, role: Role) -> None:
+    user_ensure(username=username, role=role, password=PASSWORD)
+    page.goto(f"{base}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{base}/")
+
+
+def canvas_node(page: Page, node_id: str) -> Locator:
+    return page.locator(f'.react-flow__node[data-id="{node_id}"]')
+
+
+def drag_from_palette(page: Page, kind: str, x: int, y: int) -> None:
+    """A real HTML5 drag of a palette entry to a point of the canvas (relative to its box)."""
+    page.locator(f'.palette-item[data-node-type="{kind}"]').drag_to(
+        page.locator(".react-flow__pane"), target_position={"x": x, "y": y}
+    )
+
+
+def connect(page: Page, source: str, target: str) -> None:
+    """Press on the source node's right handle and release on the target node's left one."""
+    start = canvas_node(page, source).locator(".react-flow__handle.source").bounding_box()
+    end = canvas_node(page, target).locator(".react-flow__handle.target").bounding_box()
+    assert start and end
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + 4, end["y"] + 4, steps=8)
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=4)
+    page.mouse.up()
+
+
+def shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def test_a_designer_builds_validates_publishes_and_test_runs_a_flow(
+    page: Page, stack: AsgiServer, starter: Flow
+) -> None:
+    page.set_viewport_size({"width": 1440, "height": 900})
+    log_in(page, stack.url, "dee", Role.DESIGNER)
+    page.goto(f"{stack.url}/flows/{starter.slug}/")
+    page.get_by_role("link", name="Edit", exact=True).click()
+    expect(page).to_have_url(f"{stack.url}/flows/{starter.slug}/edit/")
+    expect(page.locator(".palette-item")).to_have_count(11)  # every node type of the API
+    expect(canvas_node(page, "placeholder")).to_be_visible()
+
+    # Replace the placeholder: select it and delete it.
+    canvas_node(page, "placeholder").click()
+    page.get_by_role("button", name="Delete node").click()
+    expect(canvas_node(page, "placeholder")).to_have_count(0)
+
+    # Drag three nodes in; a fresh agent has no agent yet, which the validator reports on it.
+    drag_from_palette(page, "agent", 150, 200)
+    expect(canvas_node(page, "agent_1")).to_be_visible()
+    expect(canvas_node(page, "agent_1").locator(".step-node")).to_have_attribute(
+        "data-problems", "1"
+    )
+    problems = page.locator(".problem-list")
+    expect(problems).to_contain_text("/nodes/0/config")
+    expect(problems).to_contain_text("agent")
+    shoot(page, "1-validation-error")
+    drag_from_palette(page, "agent", 400, 200)
+    drag_from_palette(page, "end", 650, 200)
+    expect(page.locator(".react-flow__node")).to_have_count(3)
+
+    connect(page, "agent_1", "agent_2")
+    connect(page, "agent_2", "end_1")
+    shoot(page, "1b-connected")
+    expect(page.locator(".react-flow__edge")).to_have_count(2)
+
+    # Configure both agents from the generated panel; the problems clear as the user types.
+    for node_id in ("agent_1", "agent_2"):
+        canvas_node(page, node_id).click()
+        expect(page.get_by_label("Node id")).to_have_value(node_id)
+        page.get_by_label(re.compile(r"^agent")).fill("writer")
+        page.get_by_label(re.compile(r"^prompt")).fill("Write about {{ input.topic }}")
+    expect(page.locator(".editor-problems [data-valid]")).to_be_visible()
+    expect(canvas_node(page, "agent_1").locator(".step-node")).to_have_attribute(
+        "data-problems", "0"
+    )
+    expect(canvas_node(page, "agent_1")).to_contain_text("agent: writer")
+    shoot(page, "2-configured")
+
+    # Save a draft (a new immutable version), then publish it.
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator(".editor-status")).to_have_text("Saved as version 2.")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.locator(".editor-status")).to_have_text("Version 2 is live.")
+    starter.refresh_from_db()
+    assert starter.live_version is not None and starter.live_version.number == 2
+    saved = starter.live_version.document
+    assert [n["id"] for n in saved["nodes"]] == ["agent_1", "agent_2", "end_1"]
+    assert [(e["from"], e["to"]) for e in saved["edges"]] == [
+        ("agent_1", "agent_2"),
+        ("agent_2", "end_1"),
+    ]
+    assert saved["nodes"][0]["config"]["agent"] == "writer"
+    assert all("position" in n for n in saved["nodes"])
+
+    # Test-run the draft with sample input; the nodes turn green live over the websocket.
+    page.get_by_label("Sample input (JSON)").fill('{"topic": "node editors"}')
+    page.get_by_role("button", name="Run draft").click()
+    for node_id in ("agent_1", "agent_2", "end_1"):
+        expect(canvas_node(page, node_id).locator(".step-node")).to_have_attribute(
+            "data-state", "succeeded", timeout=PATIENCE_MS
+        )
+    expect(page.locator("[data-run-status]")).to_have_attribute(
+        "data-run-status", "succeeded", timeout=PATIENCE_MS
+    )
+    run = Run.objects.get()
+    assert run.status == RunStatus.SUCCEEDED and run.version.number == 2
+
+    # Clicking a node shows its step: input, output, tokens and cost.
+    canvas_node(page, "agent_2").click()
+    step = page.get_by_role("region", name="Step of the test run")
+    expect(step).to_contain_text("succeeded")
+    expect(step).to_contain_text("A note about node editors.")
+    expect(step).to_contain_text("tokens")
+    shoot(page, "3-run-green")
+
+    # Change a node, then compare with the published version: the change is highlighted.
+    page.get_by_label(re.compile(r"^prompt")).fill("Write briefly about {{ input.topic }}")
+    page.get_by_label("Compare with").select_option("2")
+    diff = page.get_by_role("region", name="Changes since version 2")
+    expect(diff.locator('li[data-diff="changed"]')).to_have_text("agent_2 changed")
+    expect(canvas_node(page, "agent_2").locator(".step-node")).to_have_attribute(
+        "data-diff", "changed"
+    )
+    expect(canvas_node(page, "agent_1").locator(".step-node")).not_to_have_attribute(
+        "data-diff", re.compile(".")
+    )
+    # Against version 1 the whole chain is new and the placeholder is gone (drawn as a ghost).
+    page.get_by_label("Compare with").select_option("1")
+    diff = page.get_by_role("region", name="Changes since version 1")
+    expect(diff.locator('li[data-diff="added"]')).to_have_count(3)
+    expect(diff.locator('li[data-diff="removed"]')).to_have_text("placeholder removed")
+    expect(page.locator('.react-flow__node[data-id="removed:placeholder"]')).to_be_visible()
+    shoot(page, "5-diff")
+
+    assert AXE.exists()
+    page.add_script_tag(path=str(AXE))
+    assert page.evaluate(AXE_RUN) == []
+
+
+def test_undo_redo_copy_paste_and_auto_layout(page: Page, stack: AsgiServer, starter: Flow) -> None:
+    log_in(page, stack.url, "dee", Role.DESIGNER)
+    page.goto(f"{stack.url}/flows/{starter.slug}/edit/")
+    expect(canvas_node(page, "placeholder")).to_be_visible()
+    drag_from_palette(page, "loop", 300, 200)
+    expect(page.locator(".react-flow__node")).to_have_count(2)
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator(".react-flow__node")).to_have_count(1)
+    page.get_by_role("button", name="Redo").click()
+    expect(canvas_node(page, "loop_1")).to_be_visible()
+
+    canvas_node(page, "loop_1").click()
+    page.locator(".react-flow__pane").focus()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    expect(canvas_node(page, "loop_2")).to_be_visible()
+
+    # Drag the copy aside, then close a loop: the back-edge is drawn distinctly.
+    box = canvas_node(page, "loop_2").bounding_box()
+    assert box
+    page.mouse.move(box["x"] + 60, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 320, box["y"] + 20, steps=10)
+    page.mouse.up()
+    connect(page, "loop_1", "loop_2")
+    connect(page, "loop_2", "loop_1")
+    expect(page.locator(".react-flow__edge")).to_have_count(2)
+    expect(page.locator(".react-flow__edge.edge-back")).to_have_count(1)
+
+    shoot(page, "4-loop")
+    page.get_by_role("button", name="Auto layout").click()
+    page.wait_for_timeout(400)  # the fit-view animation after a layout
+    first = canvas_node(page, "loop_1").bounding_box()
+    second = canvas_node(page, "loop_2").bounding_box()
+    assert first and second and second["x"] > first["x"]  # left to right
+
+
+def test_a_viewer_sees_the_canvas_read_only(page: Page, stack: AsgiServer, starter: Flow) -> None:
+    log_in(page, stack.url, "vic", Role.VIEWER)
+    page.goto(f"{stack.url}/flows/{starter.slug}/edit/")
+    expect(canvas_node(page, "placeholder")).to_be_visible()
+    expect(page.get_by_text("Read-only: your role may view this flow.")).to_be_visible()
+    expect(page.get_by_role("button", name="Save draft")).to_have_count(0)
+    expect(page.locator('.palette-item[data-node-type="agent"]')).to_be_disabled()
+    canvas_node(page, "placeholder").click()
+    expect(page.get_by_role("button", name="Delete node")).to_have_count(0)
+
+
+def test_a_designer_starts_a_flow_from_the_templates_gallery(page: Page, stack: AsgiServer) -> None:
+    log_in(page, stack.url, "dee", Role.DESIGNER)
+    page.goto(f"{stack.url}/flows/")
+    page.get_by_role("link", name="New flow").click()
+    page.get_by_label(re.compile(r"Content pipeline")).check()
+    page.get_by_label("Name").fill("Weekly essay")
+    page.get_by_label("Slug").fill("weekly-essay")
+    shoot(page, "6a-gallery")
+    page.get_by_role("button", name="Open in the editor").click()
+
+    # The demo's graph, its auditor loop drawn as a back-edge; nothing saved yet.
+    expect(page.locator(".react-flow__node")).to_have_count(6)
+    expect(page.locator(".react-flow__edge.edge-back")).to_have_count(1)
+    expect(page.locator(".editor-problems [data-valid]")).to_be_visible()
+    assert not Flow.objects.filter(slug="weekly-essay").exists()
+    shoot(page, "6-from-template")
+
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator(".editor-status")).to_have_text("Saved as version 1.")
+    expect(page).to_have_url(f"{stack.url}/flows/weekly-essay/edit/")
+    flow = Flow.objects.get(slug="weekly-essay")
+    assert flow.name == "Weekly essay"
+    assert flow.versions.get().document["nodes"][0]["id"] == "strategy"
+
+
+# Runs on an agent, but nothing reports back and nobody said what a case is worth.
+NOT_LAUNCHABLE: dict[str, Any] = {
+    "schema": "controlroom.flow/v1",
+    "slug": "triage-note",
+    "name": "Triage note",
+    "trigger": {"type": "manual"},
+    "agents": [{"slug": "writer", "provider": "scripted", "script": {"responses": ["ok"]}}],
+    "nodes": [
+        {
+            "id": "write",
+            "type": "agent",
+            "config": {"agent": "writer", "prompt": "hi"},
+            "position": {"x": 0, "y": 0},
+        },
+        {"id": "done", "type": "end", "position": {"x": 260, "y": 0}},
+    ],
+    "edges": [{"from": "write", "to": "done"}],
+}
+
+
+def launch_item(page: Page, key: str) -> Locator:
+    return page.locator(f'[data-launch-item="{key}"]')
+
+
+def test_the_launch_checklist_gates_publishing_and_leads_to_what_is_missing(
+    page: Page, stack: AsgiServer
+) -> None:
+    flow, _ = flow_save(document=json.loads(json.dumps(NOT_LAUNCHABLE)))
+    page.set_viewport_size({"width": 1440, "height": 900})
+    log_in(page, stack.url, "dee", Role.DESIGNER)
+    page.goto(f"{stack.url}/flows/{flow.slug}/edit/")
+
+    for key, ok in (
+        ("trigger", "true"),
+        ("action", "true"),
+        ("feedback", "false"),
+        ("roi", "false"),
+    ):
+        expect(launch_item(page, key)).to_have_attribute("data-ok", ok)
+    publish = page.get_by_role("button", name="Publish", exact=True)
+    expect(publish).to_be_disabled()
+    expect(page.locator("#publish-blocked")).to_have_text("Not launchable: Feedback, ROI missing")
+    shoot(page, "7-launch-missing")
+
+    # Each missing item leads to the field where it is filled in.
+    launch_item(page, "roi").get_by_role("button").click()
+    expect(page.get_by_label(re.compile(r"^Baseline minutes per case"))).to_be_focused()
+    page.get_by_label(re.compile(r"^Baseline minutes per case")).fill("12")
+    expect(launch_item(page, "roi")).to_contain_text("hourly_cost")
+    page.get_by_label("Hourly cost of that work").fill("45")
+    page.get_by_label(re.compile(r"^Success outcome")).fill("note_sent")
+    expect(launch_item(page, "roi")).to_have_attribute("data-ok", "true")
+    launch_item(page, "feedback").get_by_role("button").click()
+    outcome = page.get_by_label(re.compile(r"^Feedback: outcome metric"))
+    expect(outcome).to_be_focused()
+    outcome.fill("note_sent")
+    expect(launch_item(page, "feedback")).to_have_attribute("data-ok", "true")
+    # An ok item leads to its node: the action item selects the first agent node.
+    launch_item(page, "action").get_by_role("button").click()
+    expect(page.get_by_label("Node id")).to_have_value("write")
+
+    expect(page.locator("#publish-blocked")).to_have_count(0)
+    expect(publish).to_be_enabled()
+    shoot(page, "8-launch-ready")
+    publish.click()
+    expect(page.locator(".editor-status")).to_have_text("Version 2 is live.")
+    flow.refresh_from_db()
+    assert flow.live_version is not None
+    assert flow.live_version.document["roi"] == {
+        "baseline_minutes": 12,
+        "hourly_cost": 45,
+        "success_outcome": "note_sent",
+    }
+    assert flow.live_version.document["feedback"] == {"outcome": "note_sent"}
+
+    page.add_script_tag(path=str(AXE))
+    assert page.evaluate(AXE_RUN) == []
+
+
+def test_a_designer_imports_yaml_and_sees_where_bad_yaml_breaks(
+    page: Page, stack: AsgiServer, starter: Flow
+) -> None:
+    log_in(page, stack.url, "dee", Role.DESIGNER)
+    page.goto(f"{stack.url}/flows/{starter.slug}/edit/")
+    expect(canvas_node(page, "placeholder")).to_be_visible()
+    picker = page.locator('input[type="file"]')
+    picker.set_input_files(
+        {
+            "name": "broken.yaml",
+            "mimeType": "application/yaml",
+            "buffer": b"nodes:\n  - id: a\n   type: end\n",
+        }
+    )
+    expect(page.locator(".editor-status")).to_contain_text("Could not import broken.yaml")
+    expect(page.locator(".editor-status")).to_contain_text("line 3, column 4")
+
+    imported = {
+        **NOT_LAUNCHABLE,
+        "roi": {"baseline_minutes": 5, "hourly_cost": 30, "success_outcome": "x"},
+    }
+    picker.set_input_files(
+        {
+            "name": "triage.yaml",
+            "mimeType": "application/yaml",
+            "buffer": yaml.safe_dump(imported).encode(),
+        }
+    )
+    expect(page.locator(".editor-status")).to_have_text("Imported triage.yaml; save to keep it.")
+    expect(canvas_node(page, "write")).to_be_visible()
+    expect(page.get_by_label(re.compile(r"^Baseline minutes per case"))).to_have_value("5")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator(".editor-status")).to_have_text("Saved as version 2.")
+    saved = starter.versions.get(number=2).document
+    assert saved["roi"] == imported["roi"] and saved["slug"] == starter.slug
+    assert [n["id"] for n in saved["nodes"]] == ["write", "done"]
+
+
+def test_template_and_condition_fields_preview_against_the_sample_input(
+    page: Page, stack: AsgiServer, starter: Flow
+) -> None:
+    log_in(page, stack.url, "dee", Role.DESIGNER)
+    page.goto(f"{stack.url}/flows/{starter.slug}/edit/")
+    expect(canvas_node(page, "placeholder")).to_be_visible()
+    drag_from_palette(page, "loop", 300, 200)
+    canvas_node(page, "loop_1").click()
+
+    until = page.get_by_label("until")
+    until.fill('input.topic == "editor"')
+    preview = page.locator(f"#{until.get_attribute('aria-describedby')}")
+    expect(preview).to_have_text("Preview with the sample input: true")
+    page.get_by_label("escalation title").fill("Stuck on {{ input.topic | upper }}")
+    expect(page.locator("output.field-preview").last).to_have_text(
+        "Preview with the sample input: Stuck on EDITOR"
+    )
+    # The sample input drives it; a broken expression says why instead.
+    page.get_by_label("Sample input (JSON)").fill('{"topic": "pricing"}')
+    expect(preview).to_have_text("Preview with the sample input: false")
+    until.fill("input.topic ==")
+    expect(preview).to_have_attribute("data-preview", "error")
+    expect(preview).to_contain_text("Cannot preview")
+
+
+LIVE_FLOW: dict[str, Any] = {
+    **STARTER,
+    "slug": "signed-note",
+    "name": "Signed note",
+    "nodes": [
+        {"id": "write", "type": "agent", "config": {"agent": "writer", "prompt": "Note"}},
+        {
+            "id": "review",
+            "type": "approval",
+            "config": {"title": "Sign", "draft": "{{ steps.write.output }}"},
+        },
+        {"id": "done", "type": "end"},
+    ],
+    "edges": [{"from": "write", "to": "review"}, {"from": "review", "to": "done"}],
+}
+
+
+def test_the_live_version_shows_where_runs_are_now(page: Page, stack: AsgiServer) -> None:
+    from flows.approvals.decisions import Decision, approval_decide
+    from flows.engine.runs import run_start
+    from flows.models import Approval
+    from flows.versions import flow_version_publish
+    from tests.support.flows import wait_for
+
+    flow, version = flow_save(document=json.loads(json.dumps(LIVE_FLOW)))
+    flow_version_publish(flow=flow, version=version)
+    for topic in ("one", "two"):
+        run_start(flow=flow, input={"topic": topic})
+    wait_for(lambda: Approval.objects.filter(status="pending").count() == 2)
+
+    log_in(page, stack.url, "dee", Role.DESIGNER)
+    page.goto(f"{stack.url}/flows/{flow.slug}/edit/")
+    review = canvas_node(page, "review").locator(".step-load")
+    expect(review).to_have_text("2 waiting", timeout=PATIENCE_MS)
+    expect(page.locator("[data-runs-in-flight]")).to_have_attribute(
+        "data-runs-in-flight", "2", timeout=PATIENCE_MS
+    )
+    expect(canvas_node(page, "write").locator(".step-load")).to_have_count(0)
+    shoot(page, "6-live-overlay")
+
+    admin = user_ensure(username="ada", role=Role.ADMIN)
+    approval_decide(
+        approval_id=Approval.objects.filter(status="pending").first().id,  # type: ignore[union-attr]
+        user=admin,
+        decision=Decision(decision="approve"),
+    )
+    expect(review).to_have_text("1 waiting", timeout=PATIENCE_MS)
+    expect(page.locator("[data-runs-in-flight]")).to_have_attribute(
+        "data-runs-in-flight", "1", timeout=PATIENCE_MS
+    )
+    page.get_by_label("Live runs").uncheck()
+    expect(page.locator(".step-load")).to_have_count(0, timeout=PATIENCE_MS)

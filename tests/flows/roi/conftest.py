@@ -1,0 +1,5 @@
+"""The ROI tests' fixtures: the cast from ``tests.support.approvals``."""
+
+from tests.support.approvals import cast
+
+__all__ = ["cast"]
