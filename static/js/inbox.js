@@ -16,9 +16,18 @@
   function rows() { return Array.prototype.slice.call(document.querySelectorAll("[data-inbox-row]")); }
   function rowOf(id) { return id ? document.getElementById("inbox-row-" + id) : null; }
 
-  // --- which row is open -------------------------------------------------------------------
+  // --- which row is current -----------------------------------------------------------------
+  // The cursor moves the moment j/k (or a click) asks for a row; the detail pane follows when its
+  // request settles. Until then x selects the row the cursor is on, and the decision keys, which
+  // act on what the pane shows, do nothing: a fast "j x" or "j a" never lands on the previous row.
+  var cursor = null;
+
+  function currentId() { return cursor && rowOf(cursor) ? cursor : openId(); }
+  function loading() { return cursor !== null && cursor !== openId() && rowOf(cursor) !== null; }
+
   function markOpen() {
-    var id = openId();
+    if (cursor !== null && !loading()) cursor = null;  // the pane caught up, or the row went
+    var id = currentId();
     rows().forEach(function (row) {
       var link = row.querySelector("[data-row-link]");
       var open = row.getAttribute("data-inbox-row") === id;
@@ -30,25 +39,35 @@
     });
   }
 
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-row-link]");
+    var row = link && link.closest("[data-inbox-row]");
+    if (!row) return;
+    cursor = row.getAttribute("data-inbox-row");
+    markOpen();
+  }, true);
+
   function move(step) {
     var list = rows();
     if (!list.length) return;
-    var index = list.indexOf(rowOf(openId()));
+    var index = list.indexOf(rowOf(currentId()));
     var next = list[index < 0 ? 0 : Math.min(Math.max(index + step, 0), list.length - 1)];
     var link = next.querySelector("[data-row-link]");
     if (!link) return;
     link.focus();
     link.scrollIntoView({ block: "nearest" });
-    if (next.getAttribute("data-inbox-row") !== openId()) link.click();
+    if (next.getAttribute("data-inbox-row") !== currentId()) link.click();
   }
 
   // --- the decision keys -------------------------------------------------------------------
   function approve() {
+    if (loading()) return;
     var button = pane() && pane().querySelector("[data-key=approve]");
     if (button) button.click();
   }
 
   function edit() {
+    if (loading()) return;
     var details = pane() && pane().querySelector("details[data-key=edit]");
     if (!details) return;
     details.open = true;
@@ -62,12 +81,15 @@
   }
 
   function reject() {
+    if (loading()) return;
     var field = pane() && pane().querySelector("[data-key=reject]");
     if (field) field.focus();
   }
 
   // The selection lives here, not in the checkboxes: a live redraw of a row (or of the whole
-  // list after a reconnect) must not silently unselect what the approver picked.
+  // list after a reconnect) must not silently unselect what the approver picked. Ids of rows
+  // that left are kept: a re-sorted row is removed and inserted by separate live messages and
+  // must come back selected; a decided approval's id never comes back.
   var selected = new Set();
 
   function remember(box) {
@@ -79,7 +101,7 @@
   }
 
   function toggleSelected() {
-    var row = rowOf(openId());
+    var row = rowOf(currentId());
     var box = row && row.querySelector("[data-row-check]");
     if (box) { box.checked = !box.checked; remember(box); }
   }
@@ -112,15 +134,10 @@
 
   // --- bulk approve --------------------------------------------------------------------------
   function restoreSelected() {
-    var present = new Set();
     rows().forEach(function (row) {
-      var id = row.getAttribute("data-inbox-row");
       var box = row.querySelector("[data-row-check]");
-      if (!box) return;
-      present.add(id);
-      box.checked = selected.has(id);
+      if (box) box.checked = selected.has(row.getAttribute("data-inbox-row"));
     });
-    selected.forEach(function (id) { if (!present.has(id)) selected.delete(id); });
     countSelected();
   }
 
