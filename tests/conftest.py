@@ -92,11 +92,29 @@ def managed_processes(request: pytest.FixtureRequest) -> Iterator[list[stack.Man
     yield processes
     for process in reversed(processes):
         process.stop(timeout=5.0)
+    if processes:
+        _forget_worker_beacons()
     reports = request.node.stash.get(_reports_key, {})
     if any(report.failed for report in reports.values()):
         for process in processes:
             tail = "\n".join(process.log_text().splitlines()[-200:])
             request.node.add_report_section("teardown", process.name, tail)
+
+
+def _forget_worker_beacons() -> None:
+    """A worker killed before its clean shutdown leaves its liveness key for up to its TTL; the
+    next test's health panel must not count it."""
+    import redis
+
+    from controlroom import liveness
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        keys = list(client.scan_iter(f"{liveness.KEY_PREFIX}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture

@@ -100,7 +100,11 @@ def approval_detail(request: HttpRequest, approval_id: int) -> HttpResponse:
         return _page(request, filters, approval)
     if request.GET.get("part") == "status":
         context = inbox.detail_context(approval, user=request.user, filters=filters, full=False)
-        return render(request, f"{INBOX}#detail_status", {**context, "oob_actions": True})
+        # The decision area is redrawn only when what it offers changed (decided, moved away
+        # from this approver, or a new draft): a reminder or an escalation keeps an edit typed
+        # into it. A stale draft is also refused on approval (shown_hash), whatever the page.
+        unchanged = context["detail"].may_decide and request.GET.get("shown") == approval.shown_hash
+        return render(request, f"{INBOX}#detail_status", {**context, "oob_actions": not unchanged})
     approvals.approval_open(approval_id=approval.id, user=request.user)
     context = inbox.detail_context(approval, user=request.user, filters=filters)
     return render(request, f"{INBOX}#detail", context)

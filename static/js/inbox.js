@@ -39,6 +39,14 @@
     });
   }
 
+  // A row whose detail could not be loaded leaves the pane where it was: so does the cursor.
+  function rowRequestFailed(event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.matches && elt.matches("[data-row-link]")) { cursor = null; markOpen(); }
+  }
+  document.addEventListener("htmx:responseError", rowRequestFailed);
+  document.addEventListener("htmx:sendError", rowRequestFailed);
+
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("[data-row-link]");
     var row = link && link.closest("[data-inbox-row]");
@@ -167,6 +175,8 @@
     var id = openId();
     if (!target || !id || target.id !== "inbox-row-" + id) return;
     var url = pane().getAttribute("data-status-url");
+    var shown = pane().querySelector(".decide-form [name=shown_hash]");
+    if (url && shown) url += (url.indexOf("?") < 0 ? "?" : "&") + "shown=" + encodeURIComponent(shown.value);
     window.setTimeout(function () {
       if (openId() === id && window.htmx && url) {
         window.htmx.ajax("GET", url, { target: "#approval-" + id + "-status", swap: "outerHTML" });

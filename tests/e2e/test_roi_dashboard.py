@@ -60,11 +60,12 @@ def test_the_dashboard_draws_its_charts_and_passes_axe(
     for chart in ("trend", "versions", "models"):
         canvas = page.locator(f'[data-roi-chart="{chart}"]')
         expect(canvas).to_be_visible()
-        drawn = page.evaluate(
-            "(name) => !!Chart.getChart(document.querySelector(`[data-roi-chart='${name}']`))",
-            chart,
+        # The chart scripts are deferred: wait for them rather than racing the page load.
+        page.wait_for_function(
+            "(name) => window.Chart && !!Chart.getChart("
+            "document.querySelector(`[data-roi-chart='${name}']`))",
+            arg=chart,
         )
-        assert drawn, chart
     review = page.locator("#bottlenecks").get_by_role("row", name=re.compile(r"^review approval"))
     expect(review.locator("td").last).to_have_text("1")  # "hiring" waits there now
     expect(page.get_by_text("“not now”")).to_be_visible()

@@ -311,3 +311,28 @@ def test_nul_characters_in_what_an_approver_types_are_dropped(cast: dict[str, An
     assert response.status_code == 200
     approval.refresh_from_db()
     assert (approval.decision_output, approval.decision_reason) == ("Fine post", "ok")
+
+
+def test_a_live_status_refresh_keeps_the_decision_area_unless_it_changed(
+    cast: dict[str, Any],
+) -> None:
+    """The pane asks for its status when its row changes live; an edit being typed must survive
+    a reminder or escalation, while a decision, a new draft or a move away replaces the form."""
+    _, approval = parked(review_flow())
+    client = client_for(cast["approver"])
+    url = f"/approvals/{approval.id}/?part=status"
+    actions = f'id="approval-{approval.id}-actions"'
+
+    same = client.get(f"{url}&shown={approval.shown_hash}", HTTP_HX_REQUEST="true")
+    assert same.status_code == 200
+    assert f'id="approval-{approval.id}-status"' in same.content.decode()
+    assert actions not in same.content.decode()
+
+    stale = client.get(f"{url}&shown=an-older-draft", HTTP_HX_REQUEST="true")
+    assert actions in stale.content.decode()
+    assert approval.shown_hash in stale.content.decode()  # the new form carries the new hash
+
+    approval_decide(approval_id=approval.id, user=cast["approver2"], decision=Decision("approve"))
+    decided = client.get(f"{url}&shown={approval.shown_hash}", HTTP_HX_REQUEST="true")
+    assert actions in decided.content.decode()
+    assert "Approved by" in decided.content.decode()

@@ -24,6 +24,7 @@ AXE_RUN = """async () => {
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """What axe-core (from npm) finds wrong with the page as it is now."""
     assert AXE.exists(), "run `make assets` (npm install) first"
+    page.wait_for_load_state()  # styles applied and deferred scripts run: judge the finished page
     page.add_script_tag(path=str(AXE))
     return list(page.evaluate(AXE_RUN))
 
