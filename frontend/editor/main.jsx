@@ -97,7 +97,8 @@ function Editor({ boot, api }) {
   const [launch, setLaunch] = useState(null); // the launch checklist, from the validator
   const [launchOpen, setLaunchOpen] = useState(false);
   const [policyFocus, setPolicyFocus] = useState(null); // {index, at}: open that guardrail
-  const [checking, setChecking] = useState(false);
+  const [checking, setChecking] = useState(true); // the first validation is due at mount
+  const [checkedKey, setCheckedKey] = useState(null); // the document the shown problems answer
   const [status, setStatus] = useState("");
   const [saved, setSaved] = useState({ version: boot.version, live: boot.live_version });
   const [savedKey, setSavedKey] = useState(() => JSON.stringify(graphToDoc(meta, first.nodes, first.edges)));
@@ -177,20 +178,30 @@ function Editor({ boot, api }) {
   }, [nodes, edges, meta.policies]);
 
   // --- validation as you go, with the API's own validator -----------------------------------
+  // Under ASGI the server answers overlapping requests in parallel, so answers can arrive out of
+  // order: only the answer to the newest document is applied, and an older one (a stale "valid"
+  // after a newer "1 problem") is dropped.
   const docKey = JSON.stringify({ ...doc, nodes: doc.nodes.map(({ position, ...n }) => n) });
+  const validation = useRef(0);
   useEffect(() => {
+    const seq = ++validation.current;
+    const newest = () => seq === validation.current;
     setChecking(true);
     const timer = setTimeout(() => {
       api.validate(doc)
         .then((r) => {
+          if (!newest()) return;
           setProblems(pinProblems(r.errors || [], nodes, edges));
           setLaunch(r.launch || []);
+          setCheckedKey(docKey);
         })
-        .catch((e) => setStatus(`Validation unavailable: ${e.message}`))
-        .finally(() => setChecking(false));
+        .catch((e) => newest() && setStatus(`Validation unavailable: ${e.message}`))
+        .finally(() => newest() && setChecking(false));
     }, 350);
     return () => clearTimeout(timer);
   }, [docKey]);
+  // The problems shown answer the document on the canvas (not an earlier one, not none yet).
+  const answered = !checking && checkedKey === docKey;
 
   // Template and condition fields preview against the sample input and the outputs of the
   // last test run's succeeded steps.
@@ -457,12 +468,23 @@ function Editor({ boot, api }) {
       setRun({ id: r.run_id, data: null, live: "connecting" });
       setStatus(`Test run started on version ${version}.`);
       stopFollowing.current?.();
+      // Refreshes may overlap, and under ASGI their answers can arrive out of order; an older
+      // answer applied last would leave stale step states once the run has ended (no later event
+      // corrects them). Each request is numbered and an answer older than one applied is dropped:
+      // the newest request is sent after the newest event, so its answer always lands.
       let pending = null;
+      let sent = 0;
+      let applied = 0;
       const refresh = () => {
         if (pending) return;
         pending = setTimeout(() => {
           pending = null;
-          api.run(r.run_id).then((data) => setRun((cur) => (cur?.id === r.run_id ? { ...cur, data } : cur)));
+          const seq = ++sent;
+          api.run(r.run_id).then((data) => {
+            if (seq < applied) return;
+            applied = seq;
+            setRun((cur) => (cur?.id === r.run_id ? { ...cur, data } : cur));
+          });
         }, 60);
       };
       stopFollowing.current = followRun(r.run_id, refresh, (live) => {
@@ -477,7 +499,7 @@ function Editor({ boot, api }) {
 
   // --- launch checklist: what is missing, and a way to each place to fill it in ---------------
   const missing = (launch || []).filter((item) => !item.ok);
-  const launchReady = launch !== null && missing.length === 0 && !checking;
+  const launchReady = launch !== null && missing.length === 0 && answered;
   const FIELD_FOR = {
     "/trigger": "launch-trigger", "/feedback/outcome": "launch-outcome", "/feedback/approval_node": "launch-outcome",
     "/roi": "roi-baseline", "/roi/baseline_minutes": "roi-baseline", "/roi/hourly_cost": "roi-hourly",
@@ -711,9 +733,13 @@ function Editor({ boot, api }) {
           <Guardrails api={api} slug={boot.slug} policies={meta.policies} problems={problems.pinned}
             readOnly={readOnly} onChange={changePolicies} focus={policyFocus} />
           <section className="editor-problems" aria-labelledby="problems-heading">
-            <h2 id="problems-heading">Problems {checking ? <span className="muted small">checking…</span> : <span className="count" data-count={problems.pinned.length}>{problems.pinned.length}</span>}</h2>
+            <h2 id="problems-heading">Problems {checking ? <span className="muted small">checking…</span> : (
+              <span className="count" data-count={answered ? problems.pinned.length : undefined}>{problems.pinned.length}</span>
+            )}</h2>
             {problems.pinned.length === 0 ? (
-              <p className="muted small" data-valid="true">No problems: the validator accepts this flow.</p>
+              answered
+                ? <p className="muted small" data-valid="true">No problems: the validator accepts this flow.</p>
+                : <p className="muted small">Not validated yet.</p>
             ) : (
               <ul className="problem-list">
                 {problems.pinned.map((p, i) => (

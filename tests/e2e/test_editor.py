@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import APIResponse, Locator, Page, Route, expect
 
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
@@ -94,8 +94,17 @@ def drag_from_palette(page: Page, kind: str, x: int, y: int) -> None:
     )
 
 
+def expect_validated(page: Page) -> None:
+    """Wait for the validator's answer to the document now on the canvas: the editor renders the
+    problems count (``[data-count]``) only for that answer, not while checking."""
+    expect(page.locator(".editor-problems [data-count]")).to_be_visible()
+
+
 def connect(page: Page, source: str, target: str) -> None:
-    """Press on the source node's right handle and release on the target node's left one."""
+    """Press on the source node's right handle and release on the target node's left one. Waits
+    for the validator first: the problems it pins on nodes change their height, so their handles
+    would move under the pointer."""
+    expect_validated(page)
     start = canvas_node(page, source).locator(".react-flow__handle.source").bounding_box()
     end = canvas_node(page, target).locator(".react-flow__handle.target").bounding_box()
     assert start and end
@@ -104,6 +113,16 @@ def connect(page: Page, source: str, target: str) -> None:
     page.mouse.move(end["x"] + 4, end["y"] + 4, steps=8)
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=4)
     page.mouse.up()
+
+
+def expect_no_problems(page: Page, timeout: float | None = None) -> None:
+    """Wait for the validator's answer to the document now on the canvas, and for it to find no
+    problem. The editor renders ``[data-valid]`` and the problems count only for that answer (not
+    while checking, not for an earlier document), so this cannot pass on the state before the
+    last change."""
+    problems = page.locator(".editor-problems")
+    expect(problems.locator("[data-valid]")).to_be_visible(timeout=timeout)
+    expect(problems.locator("[data-count]")).to_have_attribute("data-count", "0")
 
 
 def shoot(page: Page, name: str) -> None:
@@ -152,7 +171,7 @@ def test_a_designer_builds_validates_publishes_and_test_runs_a_flow(
         expect(page.get_by_label("Node id")).to_have_value(node_id)
         page.get_by_label(re.compile(r"^agent")).fill("writer")
         page.get_by_label(re.compile(r"^prompt")).fill("Write about {{ input.topic }}")
-    expect(page.locator(".editor-problems [data-valid]")).to_be_visible()
+    expect_no_problems(page)
     expect(canvas_node(page, "agent_1").locator(".step-node")).to_have_attribute(
         "data-problems", "0"
     )
@@ -220,6 +239,64 @@ def test_a_designer_builds_validates_publishes_and_test_runs_a_flow(
     assert page.evaluate(AXE_RUN) == []
 
 
+# One slow agent step: a test run's first refresh is answered while the step is still running.
+SLOW: dict[str, Any] = {
+    **STARTER,
+    "slug": "slow-note",
+    "name": "Slow note",
+    "agents": [{**STARTER["agents"][0], "script": {"latency_ms": 1500, "responses": ["A note."]}}],
+    "nodes": [
+        {
+            "id": "write",
+            "type": "agent",
+            "config": {"agent": "writer", "prompt": "Write"},
+            "position": {"x": 0, "y": 0},
+        },
+        {"id": "done", "type": "end", "position": {"x": 260, "y": 0}},
+    ],
+    "edges": [{"from": "write", "to": "done"}],
+}
+
+
+def test_a_late_answer_to_an_early_refresh_does_not_roll_the_test_run_back(
+    page: Page, stack: AsgiServer
+) -> None:
+    """Refreshes of a test run may overlap and, under ASGI, be answered out of order; once the run
+    has ended no event corrects the canvas, so an older answer arriving last must be dropped."""
+    flow, _ = flow_save(document=json.loads(json.dumps(SLOW)))
+    held: list[Route] = []
+    early: list[APIResponse] = []
+
+    def hold_the_first_answer(route: Route) -> None:
+        if held:  # (marked before fetching: handlers of overlapping requests interleave)
+            route.continue_()
+            return
+        held.append(route)
+        early.append(route.fetch())  # the run as it is now, delivered later
+
+    page.route(re.compile(r"/api/runs/[0-9a-f-]+$"), hold_the_first_answer)
+    log_in(page, stack.url, "dee", Role.DESIGNER)
+    page.goto(f"{stack.url}/flows/{flow.slug}/edit/")
+    page.get_by_role("button", name="Run draft").click()
+    run_status = page.locator("[data-run-status]")
+    expect(run_status).to_have_attribute("data-run-status", "succeeded", timeout=PATIENCE_MS)
+    for node_id in ("write", "done"):
+        expect(canvas_node(page, node_id).locator(".step-node")).to_have_attribute(
+            "data-state", "succeeded"
+        )
+
+    assert len(held) == len(early) == 1
+    assert early[0].json()["status"] != "succeeded"
+    with page.expect_response(re.compile(r"/api/runs/[0-9a-f-]+$")):
+        held[0].fulfill(response=early[0])
+    page.wait_for_timeout(300)  # time for the page to apply the stale answer, were it applied
+    expect(run_status).to_have_attribute("data-run-status", "succeeded")
+    for node_id in ("write", "done"):
+        expect(canvas_node(page, node_id).locator(".step-node")).to_have_attribute(
+            "data-state", "succeeded"
+        )
+
+
 def test_undo_redo_copy_paste_and_auto_layout(page: Page, stack: AsgiServer, starter: Flow) -> None:
     log_in(page, stack.url, "dee", Role.DESIGNER)
     page.goto(f"{stack.url}/flows/{starter.slug}/edit/")
@@ -238,6 +315,7 @@ def test_undo_redo_copy_paste_and_auto_layout(page: Page, stack: AsgiServer, sta
     expect(canvas_node(page, "loop_2")).to_be_visible()
 
     # Drag the copy aside, then close a loop: the back-edge is drawn distinctly.
+    expect_validated(page)  # its problems, once pinned, change its height
     box = canvas_node(page, "loop_2").bounding_box()
     assert box
     page.mouse.move(box["x"] + 60, box["y"] + 20)
@@ -281,7 +359,7 @@ def test_a_designer_starts_a_flow_from_the_templates_gallery(page: Page, stack: 
     # The demo's graph, its auditor loop drawn as a back-edge; nothing saved yet.
     expect(page.locator(".react-flow__node")).to_have_count(6)
     expect(page.locator(".react-flow__edge.edge-back")).to_have_count(1)
-    expect(page.locator(".editor-problems [data-valid]")).to_be_visible()
+    expect_no_problems(page)
     assert not Flow.objects.filter(slug="weekly-essay").exists()
     shoot(page, "6-from-template")
 
