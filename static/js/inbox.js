@@ -48,6 +48,8 @@
   document.addEventListener("htmx:sendError", rowRequestFailed);
 
   document.addEventListener("click", function (event) {
+    // A click that opens a new tab leaves this page's pane, and so its cursor, where it is.
+    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
     var link = event.target.closest && event.target.closest("[data-row-link]");
     var row = link && link.closest("[data-inbox-row]");
     if (!row) return;
