@@ -60,6 +60,22 @@ STARTER: dict[str, Any] = {
 }
 
 
+def write_then_end(prompt: str) -> dict[str, Any]:
+    """The smallest runnable graph: node `write` (agent `writer`) into an end node."""
+    return {
+        "nodes": [
+            {
+                "id": "write",
+                "type": "agent",
+                "config": {"agent": "writer", "prompt": prompt},
+                "position": {"x": 0, "y": 0},
+            },
+            {"id": "done", "type": "end", "position": {"x": 260, "y": 0}},
+        ],
+        "edges": [{"from": "write", "to": "done"}],
+    }
+
+
 @pytest.fixture
 def stack(
     asgi_server: AsgiServer, celery_worker: ManagedProcess, celery_beat: ManagedProcess
@@ -245,16 +261,7 @@ SLOW: dict[str, Any] = {
     "slug": "slow-note",
     "name": "Slow note",
     "agents": [{**STARTER["agents"][0], "script": {"latency_ms": 1500, "responses": ["A note."]}}],
-    "nodes": [
-        {
-            "id": "write",
-            "type": "agent",
-            "config": {"agent": "writer", "prompt": "Write"},
-            "position": {"x": 0, "y": 0},
-        },
-        {"id": "done", "type": "end", "position": {"x": 260, "y": 0}},
-    ],
-    "edges": [{"from": "write", "to": "done"}],
+    **write_then_end("Write"),
 }
 
 
@@ -378,16 +385,7 @@ NOT_LAUNCHABLE: dict[str, Any] = {
     "name": "Triage note",
     "trigger": {"type": "manual"},
     "agents": [{"slug": "writer", "provider": "scripted", "script": {"responses": ["ok"]}}],
-    "nodes": [
-        {
-            "id": "write",
-            "type": "agent",
-            "config": {"agent": "writer", "prompt": "hi"},
-            "position": {"x": 0, "y": 0},
-        },
-        {"id": "done", "type": "end", "position": {"x": 260, "y": 0}},
-    ],
-    "edges": [{"from": "write", "to": "done"}],
+    **write_then_end("hi"),
 }
 
 

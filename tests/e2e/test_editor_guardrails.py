@@ -26,6 +26,7 @@ from tests.e2e.test_editor import (
     expect_no_problems,
     log_in,
     shoot,
+    write_then_end,
 )
 from tests.support.stack import AsgiServer, ManagedProcess
 
@@ -39,16 +40,7 @@ DOCUMENT: dict[str, Any] = {
     "agents": [
         {"slug": "writer", "role": "Write", "provider": "scripted", "script": {"responses": ["hi"]}}
     ],
-    "nodes": [
-        {
-            "id": "write",
-            "type": "agent",
-            "config": {"agent": "writer", "prompt": "Write to {{ input.email }}"},
-            "position": {"x": 0, "y": 0},
-        },
-        {"id": "done", "type": "end", "position": {"x": 260, "y": 0}},
-    ],
-    "edges": [{"from": "write", "to": "done"}],
+    **write_then_end("Write to {{ input.email }}"),
     "feedback": {"outcome": "replied"},
 }
 
