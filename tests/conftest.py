@@ -6,6 +6,7 @@ The environment (service URLs, short engine timings) is set earlier, by the
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -13,7 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.support import stack
+from tests.support import database, stack
+from tests.support.wait import wait_for
+
+database.install()
 
 CHROMIUM = "/usr/bin/chromium"
 _reports_key = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -69,19 +73,120 @@ def browser_type_launch_args() -> dict[str, Any]:
 
 
 # --- Real processes -----------------------------------------------------------------------------
+#
+# Two kinds of test start real processes (DESIGN.md, "What real means"):
+# - tests that only *use* a web server, worker and beat ask for `asgi_server`, `celery_worker`
+#   or `celery_beat` and get the session's shared stack (`stack.SharedStack`);
+# - tests that kill, stop, reconfigure or count processes start their own through
+#   `process_env` and the `own_*` / `celery_worker_factory` fixtures; the shared stack is
+#   stopped first so its worker cannot take their messages.
+# `pytest_collection_modifyitems` runs the tests without processes first, then the shared-stack
+# tests, then those with their own, so the shared stack starts once and stops once.
+
+SHARED_STACK_FIXTURES = frozenset({"asgi_server", "celery_worker", "celery_beat"})
+OWN_PROCESS_FIXTURE = "process_env"
 
 
-@pytest.fixture
-def process_env(transactional_db: None) -> dict[str, str]:
-    """Environment for processes a test starts: the test database (committed rows only, hence
-    `transactional_db`), the session's Redis, the test settings and the short timings."""
-    from django.db import connection
+def _process_group(item: pytest.Item) -> int:
+    names = set(getattr(item, "fixturenames", ()))
+    shared, own = bool(names & SHARED_STACK_FIXTURES), OWN_PROCESS_FIXTURE in names
+    if shared and own:
+        raise pytest.UsageError(
+            f"{item.nodeid} asks for the shared stack and for processes of its own; "
+            "use the own_* fixtures for every process it starts"
+        )
+    return 2 if own else 1 if shared else 0
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_process_group)  # stable: file order holds within each group
+
+
+@pytest.fixture(scope="session")
+def shared_stack(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[stack.SharedStack]:
+    """The session's shared web server + worker + beat (started by the first test using them)."""
+    with django_db_blocker.unblock():
+        from django.db import connection
+
+        env = _child_env(connection.settings_dict)
+    shared = stack.SharedStack(env=env, log_dir=tmp_path_factory.mktemp("shared-stack"))
+    yield shared
+    shared.stop()
+
+
+def _child_env(settings_dict: Any) -> dict[str, str]:
     return stack.child_env(
-        database_url=stack.database_url_from_settings(connection.settings_dict),
+        database_url=stack.database_url_from_settings(settings_dict),
         redis_url=os.environ["REDIS_URL"],
         settings_module=os.environ["DJANGO_SETTINGS_MODULE"],
     )
+
+
+@pytest.fixture
+def live_stack(
+    shared_stack: stack.SharedStack, transactional_db: None, request: pytest.FixtureRequest
+) -> Iterator[stack.SharedStack]:
+    """The shared stack, running, for one test (committed rows only, hence `transactional_db`:
+    the processes read the test's rows through their own connections).
+
+    At teardown it waits (bounded) for the steps the test left running to end, so the database
+    is emptied under an idle worker; a failed test gets the stack's logs from its own time."""
+    shared_stack.ensure()
+    marks = shared_stack.log_marks()
+    yield shared_stack
+    _wait_steps_settled(timeout=15.0)
+    reports = request.node.stash.get(_reports_key, {})
+    if any(report.failed for report in reports.values()):
+        for name, text in shared_stack.logs_since(marks).items():
+            request.node.add_report_section("teardown", name, "\n".join(text.splitlines()[-200:]))
+
+
+def _wait_steps_settled(*, timeout: float) -> None:
+    from flows.models import Step
+    from flows.states import StepStatus
+
+    with contextlib.suppress(AssertionError):
+        wait_for(
+            lambda: not Step.objects.filter(status=StepStatus.RUNNING).exists(),
+            timeout=timeout,
+            message="the shared worker to finish the test's running steps",
+        )
+
+
+@pytest.fixture
+def asgi_server(live_stack: stack.SharedStack) -> stack.AsgiServer:
+    """The shared uvicorn serving `controlroom.asgi:application` (HTTP + websockets over the
+    Redis channel layer) on a loopback port; `.url` is its base URL."""
+    assert live_stack.asgi is not None
+    return live_stack.asgi
+
+
+@pytest.fixture
+def celery_worker(live_stack: stack.SharedStack) -> stack.ManagedProcess:
+    """The shared real prefork worker (queues `steps,control`, concurrency 2)."""
+    assert live_stack.worker is not None
+    return live_stack.worker
+
+
+@pytest.fixture
+def celery_beat(live_stack: stack.SharedStack) -> stack.ManagedProcess:
+    """The shared scheduler (`celery beat`)."""
+    assert live_stack.beat is not None
+    return live_stack.beat
+
+
+@pytest.fixture
+def process_env(transactional_db: None, shared_stack: stack.SharedStack) -> dict[str, str]:
+    """Environment for processes a test starts itself: the test database (committed rows only,
+    hence `transactional_db`), the session's Redis, the test settings and the short timings.
+    The shared stack is stopped first: its worker would consume this test's messages."""
+    from django.db import connection
+
+    shared_stack.stop()
+    _forget_worker_beacons()
+    return _child_env(connection.settings_dict)
 
 
 @pytest.fixture
@@ -130,9 +235,9 @@ def celery_worker_factory(
     process_log_dir: Path,
     managed_processes: list[stack.ManagedProcess],
 ) -> Callable[..., stack.ManagedProcess]:
-    """Start real prefork Celery workers on queues `steps,control`: `factory(concurrency=2,
-    queues=..., hostname=..., extra_args=(), env_overrides=None)`. Each returns once ready; all
-    are stopped when the test ends."""
+    """Start real prefork Celery workers of the test's own on queues `steps,control`:
+    `factory(concurrency=2, queues=..., hostname=..., extra_args=(), env_overrides=None)`.
+    Each returns once ready; all are stopped when the test ends."""
 
     def factory(
         *, env_overrides: dict[str, str] | None = None, **kwargs: Any
@@ -146,33 +251,30 @@ def celery_worker_factory(
 
 
 @pytest.fixture
-def celery_worker(
-    celery_worker_factory: Callable[..., stack.ManagedProcess],
-) -> stack.ManagedProcess:
-    """One real worker, concurrency 2."""
+def own_worker(celery_worker_factory: Callable[..., stack.ManagedProcess]) -> stack.ManagedProcess:
+    """A worker of the test's own (concurrency 2), for a test that stops or kills it."""
     return celery_worker_factory()
 
 
 @pytest.fixture
-def celery_beat(
+def own_beat(
     process_env: dict[str, str],
     process_log_dir: Path,
     managed_processes: list[stack.ManagedProcess],
 ) -> stack.ManagedProcess:
-    """The one scheduler (`celery beat`), with a schedule file in the test's tmp dir."""
+    """A scheduler of the test's own, with a schedule file in the test's tmp dir."""
     return stack.start_celery_beat(
         env=process_env, log_dir=process_log_dir, register=managed_processes
     )
 
 
 @pytest.fixture
-def asgi_server(
+def own_asgi_server(
     process_env: dict[str, str],
     process_log_dir: Path,
     managed_processes: list[stack.ManagedProcess],
 ) -> stack.AsgiServer:
-    """uvicorn serving `controlroom.asgi:application` (HTTP + websockets over the Redis channel
-    layer) on a free loopback port; `.url` is its base URL."""
+    """A uvicorn of the test's own, for a test that needs no worker or beat beside it."""
     return stack.start_asgi_server(
         env=process_env, log_dir=process_log_dir, register=managed_processes
     )

@@ -21,7 +21,7 @@ from agents.connections import connection_create
 from agents.models import AuditEvent, AuditVerification
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
-from tests.support.flows import wait_for
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -14,6 +12,7 @@ from agents.memory import memory_remember
 from agents.models import MemoryEntry
 from agents.tasks import memory_purge_task
 from controlroom.celery import app
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,18 +24,15 @@ def test_beat_schedules_the_memory_purge_on_the_control_queue():
     assert app.amqp.router.route({}, "agents.memory_purge")["queue"].name == "control"
 
 
-def test_a_worker_on_the_control_queue_purges_expired_memory(
-    celery_worker_factory: Callable[..., object],
-):
-    celery_worker_factory(queues="control", concurrency=1)
+def test_a_worker_on_the_control_queue_purges_expired_memory(celery_worker: object):
     kept = memory_remember(key="contact:ada", agent="a", content="kept")
     expired = memory_remember(key="contact:ada", agent="a", content="expired")
     MemoryEntry.objects.filter(id=expired.id).update(expires_at=timezone.now() - timedelta(days=1))
 
     memory_purge_task.delay()
 
-    deadline = time.monotonic() + 30
-    while MemoryEntry.objects.filter(id=expired.id).exists():
-        assert time.monotonic() < deadline, "the purge task did not run"
-        time.sleep(0.1)
+    wait_for(
+        lambda: not MemoryEntry.objects.filter(id=expired.id).exists(),
+        message="the purge task to run",
+    )
     assert MemoryEntry.objects.filter(id=kept.id).exists()

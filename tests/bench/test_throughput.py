@@ -20,7 +20,8 @@ from django.conf import settings
 from controlroom.tasks import echo_task
 from flows.engine import runs
 from flows.models import Run
-from tests.support.flows import document, node, save, scripted, wait_for
+from tests.support.flows import document, node, save, scripted
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from controlroom import liveness
-from tests.support.flows import wait_for
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -14,7 +13,7 @@ import pytest
 
 from controlroom import devstack
 from tests.support import stack
-from tests.support.flows import wait_for
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,6 +35,13 @@ def _children(pid: int) -> list[psutil.Process]:
         return psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _worker_leader(pid: int) -> psutil.Process | None:
@@ -94,8 +100,11 @@ def test_supervisor_serves_restarts_a_dead_worker_and_stops_everything(process_e
         descendants = _children(supervisor.pid)
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=60) == 0
-        time.sleep(0.5)
-        assert [p.pid for p in descendants if p.is_running() and p.status() != "zombie"] == []
+        wait_for(
+            lambda: [p.pid for p in descendants if _alive(p)] == [],
+            timeout=5,
+            message="every process the supervisor started to be gone",
+        )
         assert "stopped." in log.read_text()
         assert not (tmp_path / "data" / "running.env").exists()
     finally:

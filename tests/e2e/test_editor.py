@@ -533,7 +533,7 @@ def test_the_live_version_shows_where_runs_are_now(page: Page, stack: AsgiServer
     from flows.engine.runs import run_start
     from flows.models import Approval
     from flows.versions import flow_version_publish
-    from tests.support.flows import wait_for
+    from tests.support.wait import wait_for
 
     flow, version = flow_save(document=json.loads(json.dumps(LIVE_FLOW)))
     flow_version_publish(flow=flow, version=version)

@@ -100,9 +100,11 @@ def _stuck(flow: Flow, topic: str) -> Run:
 
 
 def test_the_stuck_run_alarm_requeues_or_cancels_in_one_click(
-    page: Page, asgi_server: AsgiServer, flow: Flow
+    page: Page, own_asgi_server: AsgiServer, flow: Flow
 ) -> None:
-    """No worker runs here, so the queued steps stay put and the runs look stuck."""
+    """No worker runs here (a web server of its own, not the shared stack), so the queued steps
+    stay put and the runs look stuck."""
+    asgi_server = own_asgi_server
     user_ensure(username="ada", role=Role.DESIGNER, password=PASSWORD)
     first, second = _stuck(flow, "first"), _stuck(flow, "second")
     log_in(page, asgi_server.url, "ada")

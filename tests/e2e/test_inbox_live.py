@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from flows.versions import flow_save
 from tests.support.browser import PASSWORD, axe_violations, log_in
 from tests.support.flows import document, node, scripted
 from tests.support.stack import AsgiServer, ManagedProcess
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,16 +68,6 @@ def live_page(browser: Browser, base: str, username: str, path: str) -> Page:
     expect(page.locator("body")).to_have_attribute("data-live", "open")
     page.evaluate("window.__marker = 1")
     return page
-
-
-def wait_for(predicate: Any, *, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_an_approver_edits_and_approves_and_the_run_finishes_live_for_everyone(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from flows.states import ApprovalStatus, RunStatus
 from flows.versions import flow_save
 from tests.support.browser import PASSWORD, log_in
 from tests.support.stack import AsgiServer, ManagedProcess
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -149,16 +149,6 @@ def test_the_runs_list_shows_new_runs_as_they_start(
     expect(row.locator(".status")).to_have_text("waiting for approval", timeout=PATIENCE_MS)
     expect(page.locator("#nav-approvals-badge")).to_contain_text("1")
     assert page.evaluate("window.__marker") == 1
-
-
-def wait_for(predicate: Any, *, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_a_viewer_sees_no_controls_and_a_forged_post_is_refused(

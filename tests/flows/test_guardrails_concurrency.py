@@ -11,7 +11,6 @@ then all read the same remaining capacity.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,7 +23,8 @@ from django.db.models import Sum
 from agents.models import Effect, OutboxMessage, Policy
 from flows.engine import runs
 from flows.models import BudgetReservation, PolicyVerdict, Run, Step
-from tests.support.flows import document, node, save, scripted, wait_for, wait_terminal
+from tests.support.flows import document, node, save, scripted, wait_terminal
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,6 +36,16 @@ def table_locked(table: str) -> Iterator[None]:
         other.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         yield
         other.rollback()
+
+
+def lock_waiters() -> int:
+    """Backends of the test database waiting on a lock (a table's or an advisory one)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
 
 
 def running(run_ids: list[Any], count: int) -> bool:
@@ -68,7 +78,7 @@ def test_twenty_parallel_steps_never_overspend_the_last_part_of_a_budget(
     with table_locked("flows_budgetreservation"):
         run, _ = runs.run_start(flow=flow, input={"numbers": list(range(20))})
         wait_for(lambda: running([run.id], 8), message="eight steps at the budget check")
-        time.sleep(0.5)
+        wait_for(lambda: lock_waiters() >= 8, message="eight steps waiting on the lock")
     run = wait_terminal(run, timeout=120)
     # Steps still in flight when the run failed finish their calls: wait for every
     # reservation to be settled before counting.
@@ -123,7 +133,7 @@ def test_ten_parallel_emails_to_one_contact_send_exactly_one(celery_worker_facto
         ]
         ids = [run.id for run in started]
         wait_for(lambda: running(ids, 10), message="ten e-mail steps at the rate check")
-        time.sleep(0.5)
+        wait_for(lambda: lock_waiters() >= 10, message="ten e-mail steps waiting on the lock")
     ended = [wait_terminal(run, timeout=120) for run in started]
     statuses = sorted(run.status for run in ended)
     assert statuses == ["failed"] * 9 + ["succeeded"]
@@ -141,15 +151,12 @@ def test_ten_parallel_emails_to_one_contact_send_exactly_one(celery_worker_facto
     assert message.effect.subject == "ann@example.com"
 
 
-def test_an_approved_policy_gate_executes_once_on_real_workers(
-    celery_worker_factory: Any,
-) -> None:
+def test_an_approved_policy_gate_executes_once_on_real_workers(celery_worker: Any) -> None:
     from controlroom.accounts import user_ensure
     from controlroom.roles import Role
     from flows.approvals import Decision, approval_decide
     from flows.models import Approval
 
-    celery_worker_factory(concurrency=2)
     Policy.objects.create(
         slug="review-outbound", name="review outbound", kind="approval",
         verdict="require_approval", config={"categories": ["outbound_message"]},

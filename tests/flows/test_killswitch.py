@@ -4,7 +4,6 @@ executed once."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,8 @@ from controlroom.roles import Role
 from flows import killswitch
 from flows.engine import reconciler, runner, runs
 from flows.models import Flow, HeldActivation, KillSwitch, Run, RunEvent, Step
-from tests.support.flows import document, node, save, scripted, wait_for, wait_terminal
+from tests.support.flows import document, node, save, scripted, wait_terminal
+from tests.support.wait import stays, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,13 +74,19 @@ def _paused_mid_run(pause: Callable[[Flow], int], flow: Flow) -> tuple[Run, Run]
         message="the in-flight step to finish",
     )
     assert slow.output == "drafted"
-    time.sleep(1.5)  # room for anything wrongly enqueued to be claimed
-    assert list(HeldActivation.objects.filter(run=first).values_list("node_id", flat=True)) == [
-        "fast"
-    ]
-    assert not Step.objects.filter(run=first, node_id="fast").exists()
-    assert not Step.objects.filter(run=second).exists()
-    assert _status(first) == "paused" and _status(second) == "paused"
+    # Anything wrongly enqueued would be claimed within this watch.
+    stays(
+        lambda: (
+            list(HeldActivation.objects.filter(run=first).values_list("node_id", flat=True))
+            == ["fast"]
+            and not Step.objects.filter(run=first, node_id="fast").exists()
+            and not Step.objects.filter(run=second).exists()
+            and _status(first) == "paused"
+            and _status(second) == "paused"
+        ),
+        seconds=1.5,
+        message="the held activation, no downstream step and both runs paused",
+    )
     return first, second
 
 

@@ -14,8 +14,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from controlroom.observability import tracing
 from flows.engine import runs
 from flows.models import Step
-from tests.support.flows import document, node, save, scripted, wait_for, wait_terminal
+from tests.support.flows import document, node, save, scripted, wait_terminal
 from tests.support.loopback_http import LoopbackHTTP, Reply
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +41,7 @@ def _spans(server: LoopbackHTTP) -> list[tuple[dict[str, Any], Any]]:
 
 
 def test_a_run_on_real_workers_is_one_trace(
-    celery_worker_factory: Callable[..., Any], celery_beat: Any
+    celery_worker_factory: Callable[..., Any], own_beat: Any
 ) -> None:
     flow = save(
         document(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ from flows.engine import runner
 from flows.models import Flow, Run, Step
 from flows.states import RUN_TERMINAL
 from flows.versions import flow_save
+from tests.support.wait import wait_for
 
 
 def document(
@@ -97,23 +97,6 @@ def _family(run: Run) -> list[Any]:
         )
         ids += frontier
     return ids
-
-
-def wait_for(
-    predicate: Callable[[], Any],
-    *,
-    timeout: float = 30.0,
-    interval: float = 0.1,
-    message: str = "condition",
-) -> Any:
-    """Poll ``predicate`` until it returns something truthy (for tests with real processes)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 def wait_terminal(run: Run, *, timeout: float = 60.0) -> Run:

@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -195,6 +195,13 @@ class ManagedProcess:
     log_path: Path
     cwd: Path = REPO_ROOT
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # How to tell the process is ready (set by the start_* functions); `wait_ready` runs it.
+    readiness: Callable[[], object] | None = field(default=None, repr=False)
+
+    def wait_ready(self) -> None:
+        """Return once the process answers (no-op for a process without a readiness check)."""
+        if self.readiness is not None:
+            self.readiness()
 
     @property
     def pid(self) -> int:
@@ -309,11 +316,14 @@ def start_celery_worker(
     app: str = "controlroom",
     ready_timeout: float = 60.0,
     register: list[ManagedProcess] | None = None,
+    wait: bool = True,
 ) -> ManagedProcess:
-    """Start `celery -A <app> worker` (prefork) and return once it logs that it is ready.
+    """Start `celery -A <app> worker` (prefork) and return once it logs that it is ready
+    (at once with `wait=False`; `wait_ready()` then waits).
 
     The process is appended to `register` before waiting, so a caller's cleanup reaps it even
-    when it never becomes ready.
+    when it never becomes ready. Start it from the main thread: it gets SIGTERM when the
+    thread that started it ends (`devstack.die_with_parent`).
     """
     hostname = hostname or f"test-{uuid.uuid4().hex[:10]}@%h"
     argv = python_argv(
@@ -330,8 +340,10 @@ def start_celery_worker(
     process = ManagedProcess(name=name, argv=argv, env=env, log_path=log_dir / f"{name}.log")
     if register is not None:
         register.append(process)
+    process.readiness = lambda: process.wait_for_log(r" ready\.\s*$", timeout=ready_timeout)
     process.start()
-    process.wait_for_log(r" ready\.\s*$", timeout=ready_timeout)
+    if wait:
+        process.wait_ready()
     return process
 
 
@@ -342,9 +354,10 @@ def start_celery_beat(
     app: str = "controlroom",
     ready_timeout: float = 60.0,
     register: list[ManagedProcess] | None = None,
+    wait: bool = True,
 ) -> ManagedProcess:
     """Start `celery -A <app> beat` with a schedule file under `log_dir`; return once it
-    has started its scheduler."""
+    has started its scheduler (at once with `wait=False`)."""
     argv = python_argv(
         "celery", "-A", app, "beat",
         "--loglevel", "INFO",
@@ -353,8 +366,10 @@ def start_celery_beat(
     process = ManagedProcess(name="beat", argv=argv, env=env, log_path=log_dir / "beat.log")
     if register is not None:
         register.append(process)
+    process.readiness = lambda: process.wait_for_log(r"beat: Starting", timeout=ready_timeout)
     process.start()
-    process.wait_for_log(r"beat: Starting", timeout=ready_timeout)
+    if wait:
+        process.wait_ready()
     return process
 
 
@@ -397,9 +412,10 @@ def start_asgi_server(
     app: str = "controlroom.asgi:application",
     ready_timeout: float = 60.0,
     register: list[ManagedProcess] | None = None,
+    wait: bool = True,
 ) -> AsgiServer:
     """Start uvicorn on a free loopback port and return once `/healthz` gets an HTTP answer
-    (any status: the server is up and the application answered)."""
+    (any status: the server is up and the application answered; at once with `wait=False`)."""
     host, port = devstack.LOOPBACK, devstack.free_port()
     argv = python_argv(
         "uvicorn", app,
@@ -411,7 +427,6 @@ def start_asgi_server(
     process = ManagedProcess(name="asgi", argv=argv, env=env, log_path=log_dir / "asgi.log")
     if register is not None:
         register.append(process)
-    process.start()
     server = AsgiServer(process=process, host=host, port=port)
 
     def answers() -> bool:
@@ -419,7 +434,12 @@ def start_asgi_server(
             raise RuntimeError(f"uvicorn exited:\n{process._log_tail()}")
         return http_status(f"{server.url}/healthz") is not None
 
-    devstack.wait_until(answers, timeout=ready_timeout, what=f"uvicorn on {server.url}")
+    process.readiness = lambda: devstack.wait_until(
+        answers, timeout=ready_timeout, what=f"uvicorn on {server.url}"
+    )
+    process.start()
+    if wait:
+        process.wait_ready()
     return server
 
 
@@ -436,3 +456,74 @@ def http_status(
         return error.code
     except (urllib.error.URLError, OSError):
         return None
+
+
+# --- The shared stack ---------------------------------------------------------------------------
+
+
+@dataclass
+class SharedStack:
+    """One web server, Celery worker and beat that every test which only *uses* them shares.
+
+    They start together on first use and run until the session ends or until a test that starts
+    its own processes calls `stop()` (those tests would otherwise race the shared worker for the
+    same queues); the next user starts them again. Tests isolate by their own data, and the
+    database is emptied after each test, so a shared process sees only the current test's rows.
+    Contract: `ensure()` returns with all three answering; a process found dead is restarted.
+    """
+
+    env: Mapping[str, str]
+    log_dir: Path
+    asgi: AsgiServer | None = None
+    worker: ManagedProcess | None = None
+    beat: ManagedProcess | None = None
+    processes: list[ManagedProcess] = field(default_factory=list)
+    starts: int = 0
+
+    def ensure(self) -> SharedStack:
+        """Start whichever of the three is not running and return once all answer. They start
+        side by side; all are spawned from this (the main) thread, see `start_celery_worker`."""
+        started: list[ManagedProcess] = []
+        log_dir = self.log_dir / f"start-{self.starts}"
+        common: dict[str, Any] = {"env": self.env, "log_dir": log_dir, "register": self.processes}
+        if self.asgi is None or not self.asgi.process.is_alive():
+            self.asgi = start_asgi_server(wait=False, **common)
+            started.append(self.asgi.process)
+        if self.worker is None or not self.worker.is_alive():
+            hostname = f"shared-{self.starts}@%h"
+            self.worker = start_celery_worker(hostname=hostname, wait=False, **common)
+            started.append(self.worker)
+        if self.beat is None or not self.beat.is_alive():
+            self.beat = start_celery_beat(wait=False, **common)
+            started.append(self.beat)
+        for process in started:
+            process.wait_ready()
+        self.starts += bool(started)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return any(process.is_alive() for process in self.processes)
+
+    def stop(self) -> None:
+        """Stop all three (SIGTERM, then SIGKILL), idempotently."""
+        for process in reversed(self.processes):
+            process.stop(timeout=5.0)
+        self.processes.clear()
+        self.asgi = self.worker = self.beat = None
+
+    def log_marks(self) -> dict[str, int]:
+        """How far each log has been written, to show a failed test only its own part."""
+        return {p.name: p.log_path.stat().st_size for p in self.processes if p.log_path.exists()}
+
+    def logs_since(self, marks: Mapping[str, int]) -> dict[str, str]:
+        """Each process's log written after `marks`."""
+        logs: dict[str, str] = {}
+        for process in self.processes:
+            text = (
+                process.log_path.read_bytes()[marks.get(process.name, 0) :]
+                if (process.log_path.exists())
+                else b""
+            )
+            logs[process.name] = text.decode(errors="replace")
+        return logs

@@ -16,7 +16,8 @@ from flows.engine import runs
 from flows.models import Run
 from flows.roi.models import Grain, RoiFact, RoiRollup
 from flows.roi.rollups import FOLD_LOCK, rollup_fold, rollup_fold_all, rollup_rows
-from tests.support.flows import document, node, save, scripted, wait_for
+from tests.support.flows import document, node, save, scripted
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,7 +20,8 @@ from flows.roi.models import RoiFact, RoiRollup
 from flows.roi.rollups import rollup_fold_all
 from flows.roi.selectors import flow_dashboard, leaderboard
 from flows.versions import flow_save
-from tests.support.flows import document, node, scripted, wait_for, wait_terminal
+from tests.support.flows import document, node, scripted, wait_terminal
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

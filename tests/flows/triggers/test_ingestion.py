@@ -13,7 +13,8 @@ from django.test import Client
 
 from flows.models import Run
 from flows.triggers import signing, webhooks
-from tests.support.flows import document, node, save, wait_for
+from tests.support.flows import document, node, save
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +26,7 @@ def slow_reconciler(process_env: dict[str, str]) -> None:
 
 
 def test_a_burst_of_webhooks_all_run_to_completion(
-    slow_reconciler: None, celery_worker: Any, celery_beat: Any
+    slow_reconciler: None, own_worker: Any, own_beat: Any
 ) -> None:
     flow = save(
         document(
