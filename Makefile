@@ -66,8 +66,11 @@ chromium:
 	@test -x $(CHROMIUM) || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
 # Benchmarks run through `make bench` only (DESIGN.md), never as part of `make test`.
+# The 25 slowest tests and the total time are printed last, to keep an eye on the suite's cost.
 test: venv assets chromium lint
-	$(PYTHON) -m pytest --ignore=tests/bench $(PYTEST_ARGS)
+	@start=$$(date +%s); status=0; \
+	$(PYTHON) -m pytest --ignore=tests/bench --durations=25 $(PYTEST_ARGS) || status=$$?; \
+	echo "make test: pytest took $$(( $$(date +%s) - start )) s"; exit $$status
 
 # ruff and mypy stay clean (STYLE.md); `make test` runs this first.
 lint: venv

@@ -133,6 +133,8 @@ def live_stack(
 
     At teardown it waits (bounded) for the steps the test left running to end, so the database
     is emptied under an idle worker; a failed test gets the stack's logs from its own time."""
+    if not shared_stack.running:
+        _purge_broker()  # messages earlier tests left for no worker: their rows are gone
     shared_stack.ensure()
     marks = shared_stack.log_marks()
     yield shared_stack
@@ -186,6 +188,7 @@ def process_env(transactional_db: None, shared_stack: stack.SharedStack) -> dict
 
     shared_stack.stop()
     _forget_worker_beacons()
+    _purge_broker()
     return _child_env(connection.settings_dict)
 
 
@@ -204,6 +207,14 @@ def managed_processes(request: pytest.FixtureRequest) -> Iterator[list[stack.Man
         for process in processes:
             tail = "\n".join(process.log_text().splitlines()[-200:])
             request.node.add_report_section("teardown", process.name, tail)
+
+
+def _purge_broker() -> None:
+    """Drop the messages waiting on the Celery queues (earlier tests' steps, whose rows were
+    deleted at their teardown), so a new worker starts on this test's messages only."""
+    from controlroom.celery import app
+
+    app.control.purge()
 
 
 def _forget_worker_beacons() -> None:

@@ -289,7 +289,7 @@ def test_bulk_approve_with_the_keyboard_selection(
 
 
 def test_the_inbox_the_detail_and_the_approval_nodes_pass_axe(
-    page: Page, asgi_server: AsgiServer
+    page: Page, own_asgi_server: AsgiServer
 ) -> None:
     """Executed in this process (no worker needed): the pages, not the engine, are checked."""
     from tests.support.approvals import parked, review_flow
@@ -299,7 +299,7 @@ def test_the_inbox_the_detail_and_the_approval_nodes_pass_axe(
     doc = review_flow(deadline_minutes=30, on_deadline="escalate", escalate_to="admin")
     run, approval = parked(doc, "pricing")
     parked(doc, "roadmap")
-    base = asgi_server.url
+    base = own_asgi_server.url
     log_in(page, base, "ada")
     page.goto(f"{base}/approvals/")
     expect(page.locator("body")).to_have_attribute("data-live", "open")

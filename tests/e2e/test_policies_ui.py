@@ -40,11 +40,11 @@ def booked(key: str) -> Run:
 
 
 def test_a_designer_simulates_a_policy_before_saving_and_enabling_it(
-    page: Page, asgi_server: AsgiServer
+    page: Page, own_asgi_server: AsgiServer
 ) -> None:
     first, second = booked("inv-1"), booked("inv-2")
     user_ensure(username="dee", role=Role.DESIGNER, password=PASSWORD)
-    base = asgi_server.url
+    base = own_asgi_server.url
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{base}/login/")
     page.get_by_label("Username").fill("dee")

@@ -47,12 +47,12 @@ def seeded() -> Any:
 
 
 def test_the_dashboard_draws_its_charts_and_passes_axe(
-    page: Page, asgi_server: AsgiServer, seeded: Any
+    page: Page, own_asgi_server: AsgiServer, seeded: Any
 ) -> None:
     assert (ROOT / "static" / "vendor" / "chart.umd.min.js").exists(), "run `make assets` first"
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    base = asgi_server.url
+    base = own_asgi_server.url
     log_in(page, base, "vic")
     page.goto(f"{base}/flows/roi-e2e/")
     page.get_by_role("link", name="ROI", exact=True).last.click()
