@@ -1,29 +1,78 @@
-"""Delivering outbox messages through Django's e-mail backend."""
+"""Delivering outbox messages through Django's e-mail backend, exactly once per row.
+
+The row in PostgreSQL is the durable copy of every message; the Celery message that asks a
+worker to deliver it is only the fast path. A row still pending at its ``next_attempt_at`` is
+published again by ``outbox_redrive`` (from the beat, on the control queue), so a message lost
+by the broker (a Redis restart, an outage at publish time, a worker killed before it acked)
+is delivered anyway. Delivery is idempotent per row: it happens under the row's lock and marks
+the row sent in the same transaction, and every send carries the row's own Message-ID, so the
+one case that can send twice (a crash after the mail server took it and before the commit)
+reaches the receiver as a duplicate it can drop.
+"""
 
 from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from agents.models import OutboxMessage
+from agents.models import Effect, OutboxMessage
+from controlroom.celery import app
+
+logger = logging.getLogger(__name__)
+
+REDRIVE_BATCH = 500
+DELIVER_TASK = "agents.outbox_deliver"
 
 
-class DeliveryError(Exception):
-    """The mail server did not take the message; delivery is retried."""
+def _redrive_after() -> timedelta:
+    return timedelta(seconds=float(settings.CONTROLROOM["OUTBOX_REDRIVE_AFTER_SECONDS"]))
+
+
+def outbox_enqueue(*, effect: Effect, to: str, subject: str, body: str) -> OutboxMessage:
+    """Keep an e-mail in the outbox and publish its delivery after the caller's commit.
+
+    Precondition: inside the transaction that records ``effect``. A failed publish (the
+    broker down) is logged, not raised: the row is re-driven at its ``next_attempt_at``.
+    """
+    message = OutboxMessage.objects.create(
+        effect=effect,
+        channel="email",
+        to=to,
+        subject=subject,
+        body=body,
+        next_attempt_at=timezone.now() + _redrive_after(),
+    )
+    transaction.on_commit(lambda: _publish([message.id]), robust=True)
+    return message
+
+
+def _publish(message_ids: Iterable[int]) -> None:
+    # By name: agents.tasks imports this module.
+    for message_id in message_ids:
+        app.send_task(DELIVER_TASK, args=[message_id])
 
 
 def outbox_deliver(*, message_id: int) -> bool:
-    """Send one pending message. Idempotent: a sent message is never sent again.
+    """Send one pending message; True if this call sent it. Idempotent: a sent or failed
+    message is never sent again, and a concurrent delivery of the same row waits on its lock
+    and then finds it sent.
 
-    The row is locked while sending, so two deliveries of the same task cannot both send; a
-    crash after the SMTP hand-off and before the commit can resend once, with the same
-    Message-ID so the receiver can tell.
+    A refusal by the mail server is retried as data, not by a Celery countdown: the row's
+    ``next_attempt_at`` moves out with exponential backoff and the re-drive publishes it again;
+    after ``OUTBOX_MAX_ATTEMPTS`` refusals the row is failed for good with the last reason.
     """
     with transaction.atomic():
         message = (
             OutboxMessage.objects.select_for_update()
+            .select_related("effect")
             .filter(id=message_id, status=OutboxMessage.Status.PENDING)
             .first()
         )
@@ -35,15 +84,62 @@ def outbox_deliver(*, message_id: int) -> bool:
             body=message.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.to],
-            headers={"Message-ID": f"<{message.effect.key.replace(':', '.')}@controlroom>"},
+            headers={"Message-ID": message_id_header(message)},
         )
         try:
             email.send(fail_silently=False)
         except OSError as exc:
-            message.error = str(exc)
-            message.save(update_fields=["attempts", "error"])
-            raise DeliveryError(str(exc)) from exc
+            _refused(message, str(exc))
+            return False
         message.status = OutboxMessage.Status.SENT
         message.sent_at = timezone.now()
-        message.save(update_fields=["attempts", "status", "sent_at", "error"])
+        message.next_attempt_at = None
+        message.error = ""
+        message.save(update_fields=["attempts", "status", "sent_at", "error", "next_attempt_at"])
         return True
+
+
+def message_id_header(message: OutboxMessage) -> str:
+    """The Message-ID every delivery of ``message`` carries: one per row, stable across
+    re-drives, so a receiver can drop a duplicate."""
+    return f"<{message.effect.key.replace(':', '.')}@controlroom>"
+
+
+def _refused(message: OutboxMessage, reason: str) -> None:
+    message.error = reason
+    if message.attempts >= int(settings.CONTROLROOM["OUTBOX_MAX_ATTEMPTS"]):
+        message.status = OutboxMessage.Status.FAILED
+        message.error = f"gave up after {message.attempts} attempts: {reason}"
+        message.next_attempt_at = None
+        logger.warning("outbox message %s failed for good: %s", message.id, reason)
+    else:
+        delay = min(600.0, 5.0 * 2 ** (message.attempts - 1))
+        message.next_attempt_at = timezone.now() + timedelta(
+            seconds=random.uniform(delay / 2, delay)
+        )
+        logger.info(
+            "outbox message %s refused (attempt %s): %s", message.id, message.attempts, reason
+        )
+    message.save(update_fields=["attempts", "status", "error", "next_attempt_at"])
+
+
+def outbox_redrive(*, limit: int = REDRIVE_BATCH) -> int:
+    """Publish again every pending message whose ``next_attempt_at`` has passed; return how
+    many. Each is pushed ``OUTBOX_REDRIVE_AFTER_SECONDS`` out first, so a slow delivery is not
+    flooded with duplicates (a duplicate is harmless anyway: delivery is idempotent per row).
+    Rows being delivered right now are locked and skipped. Safe to run twice at once."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(status=OutboxMessage.Status.PENDING)
+            .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
+            .order_by("next_attempt_at")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            OutboxMessage.objects.filter(id__in=ids).update(next_attempt_at=now + _redrive_after())
+            transaction.on_commit(lambda: _publish(ids), robust=True)
+    if ids:
+        logger.info("outbox re-drive: %s message(s) published again", len(ids))
+    return len(ids)

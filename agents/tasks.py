@@ -8,17 +8,27 @@ from agents import audit, memory, outbox
 
 
 @shared_task(
-    name="agents.outbox_deliver",
+    name=outbox.DELIVER_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
-    autoretry_for=(outbox.DeliveryError,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=8,
+    time_limit=120,
 )
 def outbox_deliver_task(message_id: int) -> None:
+    """Deliver one outbox row. Idempotent per row; a refusal is retried by the re-drive at the
+    row's ``next_attempt_at`` (retry as data in PostgreSQL, not a Celery countdown)."""
     outbox.outbox_deliver(message_id=message_id)
+
+
+@shared_task(
+    name="agents.outbox_redrive",
+    acks_late=False,
+    ignore_result=True,
+    time_limit=60,
+)
+def outbox_redrive_task() -> None:
+    """Every few seconds (Celery beat): publish again the pending rows whose delivery is due."""
+    outbox.outbox_redrive()
 
 
 @shared_task(

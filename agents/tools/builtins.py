@@ -12,27 +12,23 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
 from django.utils import timezone
 
 from agents import knowledge, records, scheduling
 from agents.ledger import effect_once
-from agents.models import Effect, OutboxMessage
+from agents.models import Effect
+from agents.outbox import outbox_enqueue
 from agents.tools.base import Tool, ToolCall, ToolError
 
 
 def _send_email(call: ToolCall) -> dict[str, Any]:
     def act(effect: Effect) -> dict[str, Any]:
-        message = OutboxMessage.objects.create(
+        message = outbox_enqueue(
             effect=effect,
-            channel="email",
             to=call.args["to"],
             subject=call.args.get("subject", ""),
             body=call.args["body"],
         )
-        from agents.tasks import outbox_deliver_task
-
-        transaction.on_commit(lambda: outbox_deliver_task.delay(message.id))
         return {"message_id": message.id, "to": message.to, "status": "queued"}
 
     result, replayed = effect_once(

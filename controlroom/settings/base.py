@@ -163,6 +163,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 2.0,
         "options": {"queue": "control", "expires": 4.0},
     },
+    # Outbox messages still pending past their next attempt are published again: the broker
+    # may have lost the first message (agents.outbox.outbox_redrive).
+    "outbox-redrive": {
+        "task": "agents.outbox_redrive",
+        "schedule": ENV.reconcile_every_seconds,
+        "options": {"queue": "control", "expires": max(ENV.reconcile_every_seconds * 2, 1.0)},
+    },
     # Expired long-term memory goes, and each key keeps at most MEMORY_MAX_PER_KEY entries.
     "memory-purge": {
         "task": "agents.memory_purge",
@@ -176,6 +183,10 @@ CONTROLROOM: dict[str, Any] = {
     "HEARTBEAT_LAPSE_SECONDS": ENV.heartbeat_lapse_seconds,
     "REQUEUE_AFTER_SECONDS": ENV.requeue_after_seconds,
     "STEP_TIME_LIMIT_SECONDS": ENV.step_time_limit_seconds,
+    # Outbox delivery (agents.outbox): a message not delivered this long after its publish is
+    # published again; a mail server refusing it this many times fails it for good.
+    "OUTBOX_REDRIVE_AFTER_SECONDS": ENV.requeue_after_seconds,
+    "OUTBOX_MAX_ATTEMPTS": 8,
     "MAX_DOCUMENT_BYTES": 1_000_000,
     "MAX_NODES": 500,
     "MAX_TEMPLATE_OUTPUT": 100_000,
