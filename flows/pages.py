@@ -170,6 +170,7 @@ def run_header_context(run: Run, *, user: Any) -> dict[str, Any]:
         "can_retry": operate and run.status in {RunStatus.FAILED, RunStatus.CANCELLED},
         "retries": list(run.retries.order_by("created_at").values("id", "status")),
         "run_output": pretty(run.output),
+        "deliveries": selectors.run_deliveries(run=run),
     }
 
 

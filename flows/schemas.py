@@ -85,6 +85,8 @@ class RunOut(Schema):
     started_at: str | None
     finished_at: str | None
     steps: list[StepOut] | None = None
+    # The run's outbound messages by delivery status (pending, sent, failed); detail only.
+    deliveries: dict[str, int] | None = None
 
 
 class RunListOut(Schema):

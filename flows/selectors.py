@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Min, OuterRef, QuerySet, Subquery
 
+from agents.models import OutboxMessage
 from flows.models import Approval, Flow, FlowVersion, Run, RunEvent, Step
 from flows.states import RUN_ACTIVE, RunStatus, StepStatus
 
@@ -48,6 +49,22 @@ def run_list(
 
 def run_get(*, run_id: Any) -> Run | None:
     return Run.objects.select_related("flow", "version").filter(id=run_id).first()
+
+
+def run_deliveries(*, run: Run) -> dict[str, int]:
+    """How many of the run's outbound messages are pending, sent or failed.
+
+    A run's effects are keyed ``<root run>:…`` (retries share them), so a run can have
+    succeeded while an e-mail it sent is still waiting for the mail server: this is what
+    shows it."""
+    counts = dict.fromkeys(OutboxMessage.Status.values, 0)
+    rows = (
+        OutboxMessage.objects.filter(effect__key__startswith=f"{run.root_run_id}:")
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    counts.update({status: n for status, n in rows})
+    return counts
 
 
 def run_steps(*, run: Run) -> list[Step]:
@@ -101,6 +118,7 @@ def run_dict(run: Run, *, with_steps: bool = False) -> dict[str, Any]:
     }
     if with_steps:
         data["steps"] = [step_dict(step) for step in run_steps(run=run)]
+        data["deliveries"] = run_deliveries(run=run)
     return data
 
 

@@ -91,6 +91,14 @@ class Effect(models.Model):
     result = models.JSONField(null=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    class Meta:
+        # A run's effects are found by their key's prefix (``<root run>:``).
+        indexes = [
+            models.Index(
+                fields=["key"], name="effect_key_prefix", opclasses=["varchar_pattern_ops"]
+            )
+        ]
+
     def __str__(self) -> str:
         return f"{self.tool} {self.key}"
 
