@@ -337,6 +337,7 @@ class Env:
     requeue_after_seconds: float
     reconcile_every_seconds: float
     step_time_limit_seconds: float
+    database_retry_seconds: float
     visibility_timeout_seconds: float
     # Secrets: Fernet keys, the first encrypts and all decrypt. Empty means the key file in
     # ``data_dir`` (made by `make run`), read at first use.
@@ -386,6 +387,7 @@ def load() -> Env:
         requeue_after_seconds=_float("CONTROLROOM_REQUEUE_AFTER_SECONDS", 30.0),
         reconcile_every_seconds=_float("CONTROLROOM_RECONCILE_EVERY_SECONDS", 2.0),
         step_time_limit_seconds=_float("CONTROLROOM_STEP_TIME_LIMIT_SECONDS", 300.0),
+        database_retry_seconds=_float("CONTROLROOM_DATABASE_RETRY_SECONDS", 60.0),
         visibility_timeout_seconds=_float("CONTROLROOM_VISIBILITY_TIMEOUT_SECONDS", 900.0),
         fernet_keys=_fernet_keys("CONTROLROOM_FERNET_KEYS"),
         memory_retention_days=_int("CONTROLROOM_MEMORY_RETENTION_DAYS", 90, minimum=1),

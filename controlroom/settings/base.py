@@ -183,6 +183,9 @@ CONTROLROOM: dict[str, Any] = {
     "HEARTBEAT_LAPSE_SECONDS": ENV.heartbeat_lapse_seconds,
     "REQUEUE_AFTER_SECONDS": ENV.requeue_after_seconds,
     "STEP_TIME_LIMIT_SECONDS": ENV.step_time_limit_seconds,
+    # How long a worker keeps retrying a step's claim or completion while the database is
+    # unreachable (flows.engine.runner.with_database); past it the reconciler takes over.
+    "DATABASE_RETRY_SECONDS": ENV.database_retry_seconds,
     # Outbox delivery (agents.outbox): a message not delivered this long after its publish is
     # published again; a mail server refusing it this many times fails it for good.
     "OUTBOX_REDRIVE_AFTER_SECONDS": ENV.requeue_after_seconds,

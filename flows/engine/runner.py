@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -109,8 +111,13 @@ def _exhaust(step: Step) -> None:
 
 @ids.isolated
 def step_execute(*, step_id: int) -> None:
-    """The whole life of one delivery of a step message. Idempotent."""
-    claim = step_claim(step_id=step_id)
+    """The whole life of one delivery of a step message. Idempotent.
+
+    A lost database connection is an infrastructure fault, never the step's failure: the
+    claim and the completion reconnect and retry (``with_database``), and a node that loses
+    its connection mid-execution fails its attempt as transient (retried while attempts
+    remain)."""
+    claim = with_database(step_claim, step_id=step_id)
     if claim is None:
         return
     step = claim.step
@@ -146,15 +153,48 @@ def step_execute(*, step_id: int) -> None:
             _failed_attempt(claim, TransientError("the step timed out"))
             return
         except StepError as exc:
-            _failed_attempt(claim, exc)
+            with_database(_failed_attempt, claim, exc)
+            return
+        except INFRASTRUCTURE_ERRORS as exc:
+            logger.warning("step %s lost its database connection: %s", step_id, exc)
+            connection.close()  # the next statement opens a fresh one
+            lost = TransientError(f"database connection lost: {type(exc).__name__}: {exc}")
+            with_database(_failed_attempt, claim, lost)
             return
         except Exception as exc:  # a bug or an unclassified failure: recorded, not retried
             logger.exception("step %s crashed", step_id)
             crash = StepError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
             crash.error_class = "crash"  # type: ignore[misc]
-            _failed_attempt(claim, crash)
+            with_database(_failed_attempt, claim, crash)
             return
-    _complete(claim, outcome)
+    with_database(_complete, claim, outcome)
+
+
+# A database connection lost or refused (a restart, a failover, a network blip).
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
+
+
+def with_database[T](func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``func`` (one database transaction of the step's life), retrying it after a lost
+    connection: the broken connection is closed, and the call is made again on a fresh one
+    with backoff, for up to ``DATABASE_RETRY_SECONDS``. Precondition: ``func`` is one atomic
+    transaction fenced by the step's attempt, so running it again after a failure is safe.
+
+    Past the deadline the error propagates: the step stays running with its heartbeat lapsing,
+    and the reconciler requeues it (attempts are capped in the database).
+    """
+    deadline = time.monotonic() + float(settings.CONTROLROOM["DATABASE_RETRY_SECONDS"])
+    delay = 0.2
+    while True:
+        try:
+            return func(*args, **kwargs)
+        except INFRASTRUCTURE_ERRORS as exc:
+            connection.close()
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _fenced(claim: Claim) -> tuple[Advance, Step] | None:
@@ -240,10 +280,14 @@ class _Heartbeat:
     def _beat(self) -> None:
         try:
             while not self._stop.wait(self.interval):
-                Step.objects.filter(
-                    id=self.step_id, status=StepStatus.RUNNING, attempt=self.attempt
-                ).update(heartbeat_at=timezone.now())
-        except Exception:
-            logger.warning("heartbeat for step %s failed", self.step_id, exc_info=True)
+                try:
+                    Step.objects.filter(
+                        id=self.step_id, status=StepStatus.RUNNING, attempt=self.attempt
+                    ).update(heartbeat_at=timezone.now())
+                except Exception:
+                    # One failed write (a database blip) must not end the heartbeats: the
+                    # next beat reconnects.
+                    logger.warning("heartbeat for step %s failed", self.step_id, exc_info=True)
+                    connection.close()
         finally:
             connection.close()

@@ -10,8 +10,10 @@ import signal
 import time
 from typing import Any
 
+import psycopg
 import redis
 from django.conf import settings
+from django.db import connection
 
 from agents.tools.base import Tool, ToolCall, ToolError, ToolTransientError
 from agents.tools.builtins import SEND_EMAIL
@@ -76,6 +78,22 @@ def _fail_while_flagged(call: ToolCall) -> Any:
     return {"ok": True}
 
 
+def _lose_database(call: ToolCall) -> Any:
+    """On its first call for a key, have PostgreSQL drop this process's database connection (as
+    a database restart would); ``then: "query"`` touches the database right after, so the step
+    itself sees the error, otherwise the step's completion is the first to find it."""
+    number = _count(call)
+    if number == 1:
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        if call.args.get("then") == "query":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+    return {"call": number}
+
+
 _ANY = {"type": "object"}
 
 TOOLS = [
@@ -83,6 +101,7 @@ TOOLS = [
     Tool("counted_sleep", "read", "count the call, then sleep", _ANY, _counted_sleep),
     Tool("crash_worker", "read", "SIGKILL the worker process running it", _ANY, _crash_worker),
     Tool("flaky", "read", "fail transiently N times, then succeed", _ANY, _flaky),
+    Tool("lose_database", "read", "drop the worker's database connection", _ANY, _lose_database),
     Tool(
         "fail_while_flagged", "write", "fail while a Redis flag is set", _ANY, _fail_while_flagged
     ),
