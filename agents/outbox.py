@@ -71,7 +71,7 @@ def outbox_deliver(*, message_id: int) -> bool:
     """
     with transaction.atomic():
         message = (
-            OutboxMessage.objects.select_for_update()
+            OutboxMessage.objects.select_for_update(of=("self",))
             .select_related("effect")
             .filter(id=message_id, status=OutboxMessage.Status.PENDING)
             .first()

@@ -99,7 +99,8 @@ def requeue_stranded(state: BrokerState | None = None) -> int:
         missing |= Q(enqueued_at__lt=now - timedelta(seconds=lost_after))
     with transaction.atomic():
         steps = list(
-            Step.objects.select_for_update(skip_locked=True)
+            # Only the step rows: the run and version are read, not locked.
+            Step.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("run__version")
             .filter(status=StepStatus.QUEUED, run__status__in=LIVE_RUN_STATES)
             .filter(Q(due_at__isnull=True) | Q(due_at__lte=now))

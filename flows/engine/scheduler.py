@@ -51,8 +51,11 @@ class Advance:
 
     @classmethod
     def open(cls, run_id: Any) -> Advance:
-        """Lock the run row and return an ``Advance`` for it (inside ``transaction.atomic``)."""
-        run = Run.objects.select_for_update().select_related("version").get(id=run_id)
+        """Lock the run row and return an ``Advance`` for it (inside ``transaction.atomic``).
+
+        Only the run row (``of=("self",)``): the version is read in the same statement, and a
+        lock on it would make every new run of the flow wait on this run's step."""
+        run = Run.objects.select_for_update(of=("self",)).select_related("version").get(id=run_id)
         return cls(run)
 
     # --- what templates see -----------------------------------------------------------------
