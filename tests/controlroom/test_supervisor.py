@@ -1,4 +1,5 @@
-"""`make run`'s supervisor: starts everything, restarts a dead child, leaves nothing behind."""
+"""`make run`'s supervisor: starts everything, restarts a dead child, lets running steps finish
+on SIGTERM, leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import psutil
 import pytest
 
 from controlroom import devstack
+from flows.engine import runs
+from flows.models import Run, Step
 from tests.support import stack
+from tests.support.flows import document, node, save
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,9 +48,11 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
-def _worker_leader(pid: int) -> psutil.Process | None:
+def _worker_leader(pid: int, queues: str = "steps") -> psutil.Process | None:
+    """The supervisor's Celery worker serving ``queues`` (steps, or control)."""
     for child in psutil.Process(pid).children():
-        if "worker" in child.cmdline():
+        argv = child.cmdline()
+        if "worker" in argv and "--queues" in argv and argv[argv.index("--queues") + 1] == queues:
             return child
     return None
 
@@ -96,10 +102,22 @@ def test_supervisor_serves_restarts_a_dead_worker_and_stops_everything(process_e
             message="a new worker",
         )
         wait_for(lambda: stack.http_status(url) == 200, timeout=60, message="green again")
+        assert _worker_leader(supervisor.pid, "control") is not None  # recovery's own lane
 
+        # SIGTERM while a step runs: the worker shuts down warm and the step finishes.
+        nap = node("nap", "tool", tool="counted_sleep", args={"seconds": 3})
+        run, _ = runs.run_start(flow=save(document("graceful", [nap], [])), input={})
+        wait_for(
+            lambda: Step.objects.filter(run=run, status="running").exists(),
+            timeout=60,
+            message="the step to be running",
+        )
         descendants = _children(supervisor.pid)
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=60) == 0
+        step = Step.objects.get(run=run)
+        assert (step.status, step.attempt) == ("succeeded", 1), step.error
+        assert Run.objects.get(id=run.id).status == "succeeded"
         wait_for(
             lambda: [p.pid for p in descendants if _alive(p)] == [],
             timeout=5,
