@@ -18,7 +18,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 
-from controlroom import jsondata, ratelimit
+from controlroom import jsondata, outage, ratelimit
 from controlroom.accounts import token_authenticate
 
 MAX_BODY_DEPTH = 64
@@ -133,6 +133,16 @@ def error_response(
     details: list[dict[str, str]] | None = None,
 ) -> HttpResponse:
     return api.create_response(request, error_body(code, message, details), status=status)
+
+
+def _outage(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return outage.outage_response(request, exc)
+
+
+# PostgreSQL or Redis unreachable: 503 with Retry-After in the error shape (a 500 otherwise,
+# or a traceback under DEBUG).
+for _error in outage.OUTAGE_ERRORS:
+    api.add_exception_handler(_error, _outage)  # type: ignore[arg-type,type-var]
 
 
 @api.exception_handler(ValidationError)

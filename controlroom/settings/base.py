@@ -41,6 +41,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so it sees a view's exception first: PostgreSQL or Redis down → 503, not 500.
+    "controlroom.outage.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "controlroom.urls"
