@@ -260,6 +260,46 @@ def _http_url(name: str) -> str:
     return raw
 
 
+@dataclass(frozen=True)
+class SmtpEnv:
+    """Where ``send_email`` and approval notices go: ``CONTROLROOM_SMTP_URL`` as
+    ``smtp://[user:password@]host[:port]`` (STARTTLS with ``?starttls=1``) or
+    ``smtps://…`` (TLS from the start); unset, e-mail is printed to the worker's log."""
+
+    host: str = ""
+    port: int = 25
+    user: str = ""
+    password: str = ""
+    use_tls: bool = False
+    use_ssl: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+
+def _smtp(name: str = "CONTROLROOM_SMTP_URL") -> SmtpEnv:
+    raw = (_str(name, "") or "").strip()
+    if not raw:
+        return SmtpEnv()
+    parsed = urlparse(raw)
+    if parsed.scheme not in {"smtp", "smtps"} or not parsed.hostname:
+        raise EnvError(f"{name} must be smtp://host[:port] or smtps://host[:port]")
+    ssl = parsed.scheme == "smtps"
+    try:
+        port = parsed.port or (465 if ssl else 25)
+    except ValueError as exc:
+        raise EnvError(f"{name} has a bad port") from exc
+    return SmtpEnv(
+        host=parsed.hostname,
+        port=port,
+        user=unquote(parsed.username or ""),
+        password=unquote(parsed.password or ""),
+        use_tls="starttls=1" in (parsed.query or ""),
+        use_ssl=ssl,
+    )
+
+
 # --- Observability: the home page's stuck-run alarm, /metrics, traces, logs -------------------
 
 
@@ -361,6 +401,7 @@ class Env:
     form_rate_per_minute: int
     api_rate_per_minute: int
     observability: ObservabilityEnv
+    smtp: SmtpEnv
 
 
 def load() -> Env:
@@ -403,6 +444,7 @@ def load() -> Env:
         form_rate_per_minute=_int("CONTROLROOM_FORM_RATE_PER_MINUTE", 10, minimum=1),
         api_rate_per_minute=_int("CONTROLROOM_API_RATE_PER_MINUTE", 600, minimum=1),
         observability=_observability(),
+        smtp=_smtp(),
     )
     if env.step_time_limit_seconds >= env.visibility_timeout_seconds:
         # A step outliving the broker's visibility timeout is redelivered while still running.

@@ -105,7 +105,16 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Outbound e-mail (the outbox, approval notices): SMTP when CONTROLROOM_SMTP_URL is set,
+# else printed to the worker's log.
+if ENV.smtp.configured:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST, EMAIL_PORT = ENV.smtp.host, ENV.smtp.port
+    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = ENV.smtp.user, ENV.smtp.password
+    EMAIL_USE_TLS, EMAIL_USE_SSL = ENV.smtp.use_tls, ENV.smtp.use_ssl
+    EMAIL_TIMEOUT = 20
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "control-room@localhost"
 
 # --- Celery -----------------------------------------------------------------------------------
