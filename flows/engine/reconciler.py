@@ -167,11 +167,12 @@ def run_requeue(*, run_id: Any, by: str = "") -> int:
         advance = Advance.open(run_id)
         if advance.run.status not in LIVE_RUN_STATES:
             return 0
-        count = 0
+        # Each step counts once: a lapsed step requeued here is also published just below.
+        touched: set[int] = set()
         lapsed = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=lapse))
         for step in Step.objects.filter(run=advance.run, status=StepStatus.RUNNING).filter(lapsed):
             _requeue_lapsed(advance, step, lapse)
-            count += 1
+            touched.add(step.id)
         due = Q(due_at__isnull=True) | Q(due_at__lte=now)
         for step in (
             Step.objects.select_related("run__version")
@@ -181,9 +182,9 @@ def run_requeue(*, run_id: Any, by: str = "") -> int:
         ):
             Step.objects.filter(id=step.id).update(enqueued_at=now)
             enqueue_step(step)
-            count += 1
-        transitions.run_note(advance.run, "run.requeued", {"steps": count, "by": by})
-    return count
+            touched.add(step.id)
+        transitions.run_note(advance.run, "run.requeued", {"steps": len(touched), "by": by})
+    return len(touched)
 
 
 def fire_due_waits() -> int:

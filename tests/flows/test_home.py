@@ -118,7 +118,8 @@ def test_requeue_republishes_queued_steps_and_requeues_lapsed_ones(
     Step.objects.filter(id=step.id).update(
         status=StepStatus.RUNNING, attempt=1, heartbeat_at=timezone.now() - timedelta(hours=1)
     )
-    client_for(cast["admin"]).post(f"/home/runs/{run.id}/requeue/")
+    again = client_for(cast["admin"]).post(f"/home/runs/{run.id}/requeue/", HTTP_HX_REQUEST="true")
+    assert b"1 step(s) requeued" in again.content  # requeued and republished: one step
     step.refresh_from_db()
     assert step.status == StepStatus.QUEUED and step.error_class == "crash"
     assert RunEvent.objects.filter(step=step, kind="step.moved", to_status="queued").exists()
