@@ -21,6 +21,7 @@ from flows.models import Flow, Run
 from flows.states import RunStatus
 from flows.versions import flow_save
 from tests.support.stack import AsgiServer, ManagedProcess
+from tests.support.wait import stays, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,7 +105,12 @@ def canvas_node(page: Page, node_id: str) -> Locator:
 
 
 def drag_from_palette(page: Page, kind: str, x: int, y: int) -> None:
-    """A real HTML5 drag of a palette entry to a point of the canvas (relative to its box)."""
+    """A real HTML5 drag of a palette entry to a point of the canvas (relative to its box).
+
+    Waits for the validator first: its answer can add a line to the toolbar (what blocks
+    publishing), which moves the palette down under a pointer already aimed at an entry
+    (seen: a drag of "loop" dropped the "map" above it)."""
+    expect_validated(page)
     page.locator(f'.palette-item[data-node-type="{kind}"]').drag_to(
         page.locator(".react-flow__pane"), target_position={"x": x, "y": y}
     )
@@ -296,7 +302,11 @@ def test_a_late_answer_to_an_early_refresh_does_not_roll_the_test_run_back(
     assert early[0].json()["status"] != "succeeded"
     with page.expect_response(re.compile(r"/api/runs/[0-9a-f-]+$")):
         held[0].fulfill(response=early[0])
-    page.wait_for_timeout(300)  # time for the page to apply the stale answer, were it applied
+    stays(  # the page would apply the stale answer within this watch, were it applied
+        lambda: run_status.get_attribute("data-run-status") == "succeeded",
+        seconds=0.3,
+        message="the newer run status",
+    )
     expect(run_status).to_have_attribute("data-run-status", "succeeded")
     for node_id in ("write", "done"):
         expect(canvas_node(page, node_id).locator(".step-node")).to_have_attribute(
@@ -336,10 +346,13 @@ def test_undo_redo_copy_paste_and_auto_layout(page: Page, stack: AsgiServer, sta
 
     shoot(page, "4-loop")
     page.get_by_role("button", name="Auto layout").click()
-    page.wait_for_timeout(400)  # the fit-view animation after a layout
-    first = canvas_node(page, "loop_1").bounding_box()
-    second = canvas_node(page, "loop_2").bounding_box()
-    assert first and second and second["x"] > first["x"]  # left to right
+
+    def left_to_right() -> bool:  # once the fit-view animation after the layout has run
+        first = canvas_node(page, "loop_1").bounding_box()
+        second = canvas_node(page, "loop_2").bounding_box()
+        return bool(first and second and second["x"] > first["x"])
+
+    wait_for(left_to_right, timeout=10, message="loop_2 laid out right of loop_1")
 
 
 def test_a_viewer_sees_the_canvas_read_only(page: Page, stack: AsgiServer, starter: Flow) -> None:
@@ -533,7 +546,6 @@ def test_the_live_version_shows_where_runs_are_now(page: Page, stack: AsgiServer
     from flows.engine.runs import run_start
     from flows.models import Approval
     from flows.versions import flow_version_publish
-    from tests.support.wait import wait_for
 
     flow, version = flow_save(document=json.loads(json.dumps(LIVE_FLOW)))
     flow_version_publish(flow=flow, version=version)

@@ -29,6 +29,7 @@ from tests.e2e.test_editor import (
     write_then_end,
 )
 from tests.support.stack import AsgiServer, ManagedProcess
+from tests.support.wait import stays
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -200,7 +201,14 @@ def test_a_late_answer_for_an_older_document_is_not_shown(
     assert len(held) == 1
     with page.expect_response("**/api/flows/validate"):
         held[0].continue_()
-    page.wait_for_timeout(300)  # time for the page to apply the stale "valid", were it applied
+    stays(  # the page would apply the stale "valid" within this watch, were it applied
+        lambda: (
+            entry.get_attribute("data-problems") == "1"
+            and page.locator("[data-valid]").count() == 0
+        ),
+        seconds=0.3,
+        message="the newer document's problem",
+    )
     expect(entry).to_have_attribute("data-problems", "1")
     expect(page.locator("#problems-heading [data-count]")).to_have_attribute("data-count", "1")
     expect(page.locator("[data-valid]")).to_have_count(0)

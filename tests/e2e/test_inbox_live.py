@@ -25,7 +25,7 @@ from flows.versions import flow_save
 from tests.support.browser import PASSWORD, axe_violations, log_in
 from tests.support.flows import document, node, scripted
 from tests.support.stack import AsgiServer, ManagedProcess
-from tests.support.wait import wait_for
+from tests.support.wait import stays, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -205,8 +205,9 @@ def test_model_output_stays_text_in_the_inbox_and_the_run_page(
     row.locator("[data-row-link]").click()
     expect(page.locator("#inbox-detail pre.draft")).to_have_text(HOSTILE)
     inbox_html = page.content()
-    page.wait_for_timeout(300)  # give a smuggled hx-trigger="load" its chance
-    assert page.evaluate("window.__owned") is None
+    stays(  # a smuggled hx-trigger="load" would fire within this watch
+        lambda: page.evaluate("window.__owned") is None, seconds=0.3, message="nothing ran"
+    )
     for check in ("img[src='x']", "a[href^='javascript:']", "[hx-post='/flows/']", "[onerror]"):
         assert page.locator(check).count() == 0, check
     page.goto(f"{stack.url}/approvals/{approval.id}/")  # and as a page of its own
@@ -235,8 +236,9 @@ def test_model_output_stays_text_in_the_inbox_and_the_run_page(
             assert smuggled not in raw, (path, smuggled)
     for check in ("img[src='x']", "a[href^='javascript:']", "[hx-post='/flows/']", "[onerror]"):
         assert page.locator(check).count() == 0, check
-    page.wait_for_timeout(300)  # give a smuggled hx-trigger="load" its chance
-    assert page.evaluate("window.__owned") is None
+    stays(  # a smuggled hx-trigger="load" would fire within this watch
+        lambda: page.evaluate("window.__owned") is None, seconds=0.3, message="nothing ran"
+    )
     assert Flow.objects.count() == 1  # no hx-post to /flows/ happened
 
 
