@@ -13,9 +13,8 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from agents import outbox
+from agents import outbox, tools
 from agents.models import Effect, OutboxMessage
-from agents import tools
 
 pytestmark = pytest.mark.django_db
 
