@@ -124,6 +124,7 @@ def step_execute(*, step_id: int) -> None:
     run = Run.objects.select_related("version").get(id=step.run_id)
     ids.bind(run=run.id, step=step.id, node=step.node_id)  # every log line from here on
     node_type = REGISTRY[step.node_type]
+    heartbeat = _Heartbeat(step.id, claim.attempt)
     ctx = NodeContext(
         node_id=step.node_id,
         scope=step.scope,
@@ -138,8 +139,9 @@ def step_execute(*, step_id: int) -> None:
         step_input=step.input,
         attempt=claim.attempt,
         step_id=step.id,
+        superseded=heartbeat.superseded.is_set,
     )
-    with _Heartbeat(step.id, claim.attempt):
+    with heartbeat:
         try:
             with observability.step_scope(
                 run_id=run.id,
@@ -265,6 +267,9 @@ class _Heartbeat:
     def __init__(self, step_id: int, attempt: int) -> None:
         self.step_id = step_id
         self.attempt = attempt
+        # Set when a beat finds the step no longer running at this attempt: the node stops
+        # before its next tool call (``NodeContext.superseded``).
+        self.superseded = threading.Event()
         self.interval = float(settings.CONTROLROOM["HEARTBEAT_SECONDS"])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{step_id}", daemon=True)
@@ -281,9 +286,12 @@ class _Heartbeat:
         try:
             while not self._stop.wait(self.interval):
                 try:
-                    Step.objects.filter(
+                    beaten = Step.objects.filter(
                         id=self.step_id, status=StepStatus.RUNNING, attempt=self.attempt
                     ).update(heartbeat_at=timezone.now())
+                    if not beaten:
+                        self.superseded.set()
+                        return
                 except Exception:
                     # One failed write (a database blip) must not end the heartbeats: the
                     # next beat reconnects.

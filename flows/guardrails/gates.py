@@ -36,6 +36,7 @@ def step_guard(ctx: NodeContext, *, agent: str = "", prompt: str = "") -> StepGu
             steps=dict(ctx.variables.get("steps") or {}),
             started_at=run.started_at,
             parked=bool(ctx.step_input.get(GATE_INPUT)),
+            superseded=ctx.superseded,
         )
     )
 

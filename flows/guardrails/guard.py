@@ -12,7 +12,7 @@ blocks. Effects already made replay from the ledger, so approving executes a cal
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -38,6 +38,7 @@ from agents.policies.kinds import call_matches
 from agents.providers import ModelRequest, ModelResponse
 from agents.runtime import price, to_text
 from agents.runtime.guard import Guard, ModelTicket, PolicyBlocked, PolicyParked, ToolPass
+from flows.engine.nodes.base import Superseded
 from flows.guardrails import gather, redaction
 from flows.guardrails.models import BudgetReservation, PolicyVerdict
 from flows.guardrails.record import verdicts_record
@@ -63,6 +64,8 @@ class Where:
     started_at: datetime | None = None
     #: The step was parked by a policy before (an approval may hold edited arguments).
     parked: bool = False
+    #: True once the execution this guard serves no longer owns its step.
+    superseded: Callable[[], bool] = lambda: False
 
 
 def _valid(policy: PolicyLike) -> bool:
@@ -223,6 +226,8 @@ class StepGuard(Guard):
 
     # --- tool calls ---------------------------------------------------------------------------
     def tool_call(self, *, name: str, arguments: dict[str, Any], key: str) -> ToolPass:
+        if self.where.superseded():
+            raise Superseded(f"attempt superseded; tool {name!r} not called")
         facts = self._facts(
             "tool_call", tool=name, category=_category(name, arguments), args=arguments
         )

@@ -7,6 +7,7 @@ transaction. Both return an ``Outcome`` that the engine acts on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -39,6 +40,17 @@ class TransientError(StepError):
     """A timeout, a 5xx, a dropped connection: retried with backoff by the step's policy."""
 
     error_class = "transient"
+
+
+class Superseded(TransientError):
+    """This attempt no longer owns its step (the reconciler requeued it, or the run was
+    cancelled): it must stop before calling anything more. Its result would be discarded by
+    the completion's fence anyway; stopping early keeps a lost-then-found worker from calling
+    tools the new attempt calls too."""
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass
@@ -142,6 +154,8 @@ class NodeContext:
     step_input: dict[str, Any] = field(default_factory=dict)
     attempt: int = 1
     step_id: int = 0
+    # True once this attempt was superseded (the heartbeat found the step moved on).
+    superseded: Callable[[], bool] = _never
 
     def render(self, value: Any) -> Any:
         try:
