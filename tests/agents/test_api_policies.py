@@ -16,7 +16,7 @@ from agents.models import AuditEvent, Policy
 from controlroom.accounts import token_issue, user_ensure
 from controlroom.roles import Role
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 JSON = "application/json"
 
 

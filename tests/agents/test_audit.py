@@ -23,7 +23,7 @@ from controlroom.accounts import user_ensure
 from controlroom.roles import Role
 from tests.support.wait import wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 TRIGGER = "agents_auditevent_append_only"
 SECRET_VALUE = "sk-live-audit-never-shows-this-value-9f3e"
@@ -90,6 +90,8 @@ def test_a_rolled_back_change_leaves_no_audit_row() -> None:
     assert not AuditEvent.objects.exists()
 
 
+# committed rows: a writer thread commits its row on its own connection while the test seals
+@pytest.mark.django_db(transaction=True)
 def test_rows_committed_out_of_id_order_are_all_sealed() -> None:
     """A long transaction's row (lower id) commits after a later one was sealed: it is sealed
     in the next pass, nothing is skipped and the chain stays gapless."""
@@ -219,6 +221,8 @@ def test_a_refused_change_leaves_no_config_row() -> None:
     assert not AuditEvent.objects.exists()
 
 
+# committed rows: writer and sealer threads commit and lock on connections of their own
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_and_sealers_build_one_gapless_chain() -> None:
     """Four writers commit rows while two sealers race: every row is sealed exactly once, in
     one chain without gaps, and the chain verifies."""
@@ -260,6 +264,8 @@ def test_concurrent_writers_and_sealers_build_one_gapless_chain() -> None:
     assert audit_verify().ok
 
 
+# committed rows: the beat-scheduled seal runs in the worker process on its own connection
+@pytest.mark.django_db(transaction=True)
 def test_the_beat_schedule_seals_new_rows_within_seconds(
     celery_worker: object, celery_beat: object
 ) -> None:

@@ -27,7 +27,7 @@ from flows.engine import runs
 from tests.support.flows import document, drive, node, save
 from tests.support.stack import ManagedProcess
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "mcp_server.py"
 TOOL_NAMES = {"add", "create_ticket", "lookup_order", "nap", "wire_money"}

@@ -27,7 +27,7 @@ from flows.engine import context, runs
 from flows.models import Run, Step
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 # --- keys ---------------------------------------------------------------------------------------

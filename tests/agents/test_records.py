@@ -13,7 +13,7 @@ from agents.models import Effect, Record
 from agents.records import RecordError, record_get, record_upsert
 from agents.tools import ToolError
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def upsert(idempotency_key: str, /, **args: object) -> dict[str, object]:
@@ -57,6 +57,8 @@ def test_bad_kinds_and_keys_are_refused(kind: str, key: str) -> None:
         record_upsert(kind=kind, key=key, data={})
 
 
+# committed rows: two threads upsert the record on connections of their own, racing for its lock
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_upserts_of_one_record_both_land() -> None:
     record_upsert(kind="account", key="acme", data={})
     barrier = threading.Barrier(2)

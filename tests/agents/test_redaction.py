@@ -19,7 +19,7 @@ from agents.models import Secret
 from agents.redaction import REDACTED, RedactingFilter, redact, redact_value
 from agents.secrets import keyring, secret_delete, secret_set
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _value() -> str:

@@ -12,7 +12,7 @@ from agents import runtime
 from agents.models import Effect, OutboxMessage, ToolCall
 from tests.support.tools import calls
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def step_ref(attempt: int = 1, key: str = "") -> runtime.StepRef:

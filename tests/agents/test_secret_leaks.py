@@ -23,7 +23,7 @@ from flows.engine import runner, runs
 from flows.models import Run, RunEvent, Step
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 class _EchoingProvider:

@@ -26,7 +26,7 @@ from agents.secrets import (
     secrets_rotate,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _value() -> str:

@@ -14,7 +14,7 @@ from agents.tasks import memory_purge_task
 from controlroom.celery import app
 from tests.support.wait import wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_beat_schedules_the_memory_purge_on_the_control_queue():
@@ -24,6 +24,8 @@ def test_beat_schedules_the_memory_purge_on_the_control_queue():
     assert app.amqp.router.route({}, "agents.memory_purge")["queue"].name == "control"
 
 
+# committed rows: the purge task runs in the worker process on its own connection
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_on_the_control_queue_purges_expired_memory(celery_worker: object):
     kept = memory_remember(key="contact:ada", agent="a", content="kept")
     expired = memory_remember(key="contact:ada", agent="a", content="expired")

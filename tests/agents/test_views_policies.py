@@ -17,7 +17,7 @@ from controlroom.roles import Role
 from flows.engine import runs
 from tests.support.flows import document, drive, node, save
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def client_for(role: Role | None) -> Client:

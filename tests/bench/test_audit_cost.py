@@ -22,6 +22,7 @@ from flows.engine import runs, transitions
 from flows.models import RunEvent
 from tests.support.flows import document, drive, node, save, scripted
 
+# committed rows: the timed engine transactions must really commit, as in production
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RUNS = int(os.environ.get("BENCH_RUNS", "40"))

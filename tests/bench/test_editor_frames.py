@@ -23,6 +23,7 @@ from controlroom.roles import Role
 from flows.versions import flow_save
 from tests.support.stack import AsgiServer
 
+# committed rows: the web server process reads them through its own connection
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "correct-horse-battery"

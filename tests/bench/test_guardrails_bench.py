@@ -19,6 +19,7 @@ from agents.models import Policy
 from flows.engine import runs
 from tests.support.flows import document, drive, node, save, scripted
 
+# committed rows: the timed engine transactions must really commit, as in production
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RUNS = int(os.environ.get("BENCH_RUNS", "40"))

@@ -31,6 +31,7 @@ from controlroom.accounts import user_ensure
 from controlroom.roles import Role
 from tests.support.roi_seed import seed
 
+# committed rows: VACUUM ANALYZE cannot run inside the test's transaction
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SIZES = [int(x) for x in os.environ.get("BENCH_OBS_STEPS", "1000000").split(",") if x]

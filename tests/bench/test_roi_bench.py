@@ -36,6 +36,7 @@ from flows.roi.selectors import flow_dashboard
 from tests.support.flows import document, node, save, scripted
 from tests.support.roi_seed import Seeded, naive_dashboard, seed
 
+# committed rows: timings on an open transaction's rows (no hint bits) would be skewed
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SIZES = [int(x) for x in os.environ.get("BENCH_ROI_STEPS", "1000000,10000000").split(",") if x]

@@ -23,6 +23,7 @@ from flows.models import Run
 from tests.support.flows import document, node, save, scripted
 from tests.support.wait import wait_for
 
+# committed rows: the runs execute on real worker processes with their own connections
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))

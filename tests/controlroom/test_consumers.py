@@ -30,6 +30,7 @@ from flows.engine import runner, runs
 from flows.models import Flow, Run, Step
 from flows.versions import flow_save
 
+# committed rows: events are sent on commit; database_sync_to_async closes the test's connection
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

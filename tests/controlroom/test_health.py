@@ -9,7 +9,7 @@ import pytest
 from controlroom import liveness
 from tests.support.wait import wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _health(client) -> tuple[int, dict]:
@@ -28,6 +28,8 @@ def test_healthz_is_503_without_a_live_worker(client):
     assert "no live Celery worker" in body["checks"]["workers"]["error"]
 
 
+# committed rows: the real worker process it starts (celery_worker_factory) shares the database
+@pytest.mark.django_db(transaction=True)
 def test_healthz_is_200_with_a_worker_and_503_once_it_stops(client, celery_worker_factory):
     worker = celery_worker_factory(hostname="health@%h")
     status, body = wait_for(lambda: (r := _health(client))[0] == 200 and r, message="green health")

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 from controlroom.accounts import token_issue, user_ensure
 from controlroom.roles import Role
 
+# committed rows: cases go through the real WSGI handler, which closes the connection per request
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -15,7 +15,7 @@ from controlroom import ratelimit
 from controlroom.accounts import token_issue, user_ensure
 from controlroom.roles import Role
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_a_token_over_its_limit_gets_429_with_retry_after() -> None:

@@ -19,6 +19,7 @@ from tests.support import stack
 from tests.support.flows import document, node, save
 from tests.support.wait import wait_for
 
+# committed rows: the supervised web server and workers, and manage.py, use their own connections
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -25,6 +25,7 @@ from controlroom.roles import Role
 from tests.support.browser import PASSWORD, axe_violations, log_in
 from tests.support.stack import AsgiServer
 
+# committed rows: the web server process reads them through its own connection
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -31,6 +31,7 @@ from tests.e2e.test_editor import (
 from tests.support.stack import AsgiServer, ManagedProcess
 from tests.support.wait import stays
 
+# committed rows: the web server and worker processes read them through their own connections
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DOCUMENT: dict[str, Any] = {

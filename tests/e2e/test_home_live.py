@@ -21,6 +21,7 @@ from tests.support.browser import PASSWORD, axe_violations, log_in
 from tests.support.flows import document, node, save, scripted
 from tests.support.stack import AsgiServer, ManagedProcess
 
+# committed rows: the web server and worker processes read them through their own connections
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PATIENCE_MS = 30_000

@@ -27,6 +27,7 @@ from tests.support.flows import document, node, scripted
 from tests.support.stack import AsgiServer, ManagedProcess
 from tests.support.wait import stays, wait_for
 
+# committed rows: the web server and worker processes read them through their own connections
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,6 +15,7 @@ from tests.e2e.test_agents_ui import PASSWORD, axe_violations, log_in
 from tests.support.flows import document, node, save
 from tests.support.stack import AsgiServer
 
+# committed rows: the web server process reads them through its own connection
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

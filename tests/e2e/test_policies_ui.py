@@ -21,6 +21,7 @@ from tests.support.browser import PASSWORD, axe_violations
 from tests.support.flows import document, drive, node, save
 from tests.support.stack import AsgiServer
 
+# committed rows: the web server process reads them through its own connection
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SHOTS = Path(tempfile.gettempdir()) / "controlroom-policy-shots"

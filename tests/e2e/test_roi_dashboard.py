@@ -20,6 +20,7 @@ from tests.e2e.test_inbox_live import PASSWORD, axe_violations, log_in
 from tests.support.approvals import parked, review_flow
 from tests.support.stack import AsgiServer
 
+# committed rows: the web server process reads them through its own connection
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,6 +25,7 @@ from tests.support.browser import PASSWORD, log_in
 from tests.support.stack import AsgiServer, ManagedProcess
 from tests.support.wait import wait_for
 
+# committed rows: the web server and worker processes read them through their own connections
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,7 +24,7 @@ from flows.engine.nodes import REGISTRY
 from flows.models import Approval, Run, Step
 from tests.support.flows import document, launchable, node, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 JSON = "application/json"
 

@@ -20,7 +20,7 @@ from flows.models import Approval, Run
 from tests.support.approvals import cast, parked, review_flow
 from tests.support.flows import drive
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 __all__ = ["cast"]  # the fixture
 JSON = "application/json"
 

@@ -101,7 +101,6 @@ def test_outsiders_leave_no_config_trail() -> None:
     assert not AuditEvent.objects.filter(kind="config").exists()
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_persons_decision_and_reassignment_are_decisions_naming_them(
     cast: dict[str, Any],
 ) -> None:

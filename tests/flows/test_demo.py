@@ -14,7 +14,7 @@ from flows.engine import runs
 from flows.models import Approval, Flow, Step
 from tests.support.flows import _family, drive
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _approve(user):

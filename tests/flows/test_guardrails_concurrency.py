@@ -26,6 +26,7 @@ from flows.models import BudgetReservation, PolicyVerdict, Run, Step
 from tests.support.flows import document, node, save, scripted, wait_terminal
 from tests.support.wait import wait_for
 
+# committed rows: the steps race on real worker processes, each on its own connection
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

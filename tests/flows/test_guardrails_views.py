@@ -14,7 +14,7 @@ from flows.models import Approval, Step
 from tests.support.approvals import cast
 from tests.support.flows import document, drive, node, save
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 __all__ = ["cast"]  # the fixture
 
 

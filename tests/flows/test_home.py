@@ -21,7 +21,7 @@ from flows.models import Flow, Run, RunEvent, Step
 from flows.states import RunStatus, StepStatus
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from flows.models import Approval, ApprovalAutonomy, Flow, Run
 from tests.support.approvals import cast, parked, review_flow
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 __all__ = ["cast"]  # the fixture
 
 #: Model output that must stay text: a script, an event handler, htmx attributes, a link.

@@ -18,7 +18,7 @@ from flows.models import Flow, HeldActivation, KillSwitch, Run, RunEvent, Step
 from tests.support.flows import document, node, save, scripted, wait_terminal
 from tests.support.wait import stays, wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 SLOW_MS = 2500
 
@@ -98,6 +98,8 @@ def _finished_once(*runs_: Run) -> None:
         assert run.output == "checked"
 
 
+# committed rows: the steps run on the shared worker process, on its own connection
+@pytest.mark.django_db(transaction=True)
 def test_pausing_a_flow_holds_in_flight_results_and_resume_finishes_each_step_once(
     celery_worker: Any,
 ) -> None:
@@ -121,6 +123,8 @@ def test_pausing_a_flow_holds_in_flight_results_and_resume_finishes_each_step_on
     assert ("flow.resumed", "admin", "") in actions
 
 
+# committed rows: the steps run on the shared worker process, on its own connection
+@pytest.mark.django_db(transaction=True)
 def test_a_global_pause_stops_every_flow_until_resumed(celery_worker: Any) -> None:
     flow = _flow("everything")
     first, second = _paused_mid_run(lambda f: killswitch.global_pause(reason="incident"), flow)

@@ -112,7 +112,7 @@ def test_each_roi_field_is_checked_with_its_pointer(roi: dict[str, Any], pointer
     assert missing["roi"]["where"]["pointer"] == pointer
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_publishing_an_incomplete_flow_is_refused_and_changes_nothing() -> None:
     flow = save(_doc(trigger={"type": "manual"}))
     with pytest.raises(NotLaunchable) as refused:
@@ -128,7 +128,7 @@ def designer() -> Client:
     return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_the_publish_endpoint_answers_409_with_what_is_missing(designer: Client) -> None:
     assert designer.post("/api/flows", _doc(), content_type="application/json").status_code == 201
     refused = designer.post(
@@ -149,7 +149,7 @@ def test_the_publish_endpoint_answers_409_with_what_is_missing(designer: Client)
     assert live.status_code == 200 and live.json()["live_version"] == 2
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_validate_returns_the_checklist_beside_the_errors(designer: Client) -> None:
     answer = designer.post("/api/flows/validate", _doc(), content_type="application/json").json()
     assert answer["valid"] is True
@@ -161,7 +161,7 @@ def test_validate_returns_the_checklist_beside_the_errors(designer: Client) -> N
     }
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_yaml_imports_round_trip_equal_as_data(designer: Client) -> None:
     doc = launchable(_doc(description="Dates stay text: 2026-11-21", sample_input={"n": 1.5}))
     created = designer.post("/api/flows", yaml.safe_dump(doc), content_type="application/yaml")
@@ -173,7 +173,7 @@ def test_yaml_imports_round_trip_equal_as_data(designer: Client) -> None:
     assert parsed.status_code == 200 and parsed.json() == doc
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("raw", "content_type", "where"),
     [

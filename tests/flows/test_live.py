@@ -17,7 +17,7 @@ from flows.live import InboxBadge, InboxPage, open_approvals, rows_version
 from flows.models import Approval
 from tests.support.approvals import cast, parked, review_flow
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 __all__ = ["cast"]  # the fixture
 
 

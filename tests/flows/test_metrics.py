@@ -17,7 +17,7 @@ from flows.models import Flow, Run, Step
 from flows.states import RunStatus
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 TOKEN = "m" * 32
 
 

@@ -17,7 +17,7 @@ from flows.models import Outcome, RunEvent
 from flows.outcomes import OutcomeError, outcome_record
 from tests.support.flows import document, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 JSON = "application/json"
 
 

@@ -12,7 +12,7 @@ from flows.engine import runs
 from flows.models import Step
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_the_step_page_shows_the_agents_tool_calls():

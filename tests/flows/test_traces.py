@@ -18,7 +18,7 @@ from tests.support.flows import document, node, save, scripted, wait_terminal
 from tests.support.loopback_http import LoopbackHTTP, Reply
 from tests.support.wait import wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _attributes(span: Any) -> dict[str, Any]:
@@ -40,6 +40,8 @@ def _spans(server: LoopbackHTTP) -> list[tuple[dict[str, Any], Any]]:
     return found
 
 
+# committed rows: the run executes on a real worker process, on its own connection
+@pytest.mark.django_db(transaction=True)
 def test_a_run_on_real_workers_is_one_trace(
     celery_worker_factory: Callable[..., Any], own_beat: Any
 ) -> None:

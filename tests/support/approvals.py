@@ -16,7 +16,7 @@ from tests.support.flows import document, drive, node, save, scripted
 
 
 @pytest.fixture
-def cast(transactional_db: None) -> dict[str, Any]:
+def cast(db: None) -> dict[str, Any]:
     """One user per role, a second approver, and an outsider with no role."""
     users = {role.value: user_ensure(username=role.value, role=role) for role in Role}
     users["approver2"] = user_ensure(username="approver2", role=Role.APPROVER)

@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from agents.models import Secret
 from agents.secrets import secret_reveal, secret_set
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _value() -> str:
@@ -101,6 +101,8 @@ def _manage(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Comp
     )
 
 
+# committed rows: manage.py runs as a subprocess with its own database connection
+@pytest.mark.django_db(transaction=True)
 def test_manage_py_set_secret_then_rotate_secrets(process_env: dict[str, str]):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     value = _value()
@@ -119,6 +121,8 @@ def test_manage_py_set_secret_then_rotate_secrets(process_env: dict[str, str]):
     assert Fernet(new.encode()).decrypt(ciphertext).decode() == value
 
 
+# committed rows: manage.py runs as a subprocess with its own database connection
+@pytest.mark.django_db(transaction=True)
 def test_a_bad_key_in_the_environment_stops_the_command_without_echoing_it(
     process_env: dict[str, str],
 ):
@@ -129,6 +133,8 @@ def test_a_bad_key_in_the_environment_stops_the_command_without_echoing_it(
     assert bad not in result.stderr
 
 
+# committed rows: manage.py runs as a subprocess with its own database connection
+@pytest.mark.django_db(transaction=True)
 def test_a_fresh_process_redacts_a_stored_secret_it_never_used_from_its_logs(
     process_env: dict[str, str],
 ):

@@ -23,7 +23,7 @@ from tests.support.fake_llm import (
 )
 from tests.support.tools import calls
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def agent(server: FakeLLM, **extra):

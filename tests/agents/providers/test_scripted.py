@@ -8,7 +8,7 @@ from agents import runtime
 from agents.models import ToolCall
 from tests.agents.providers.conftest import step_ref
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def scripted(*responses, **extra):

@@ -20,7 +20,7 @@ from tests.support.flows import document, drive, node, save
 from tests.support.loopback_http import LoopbackHTTP, Reply, egress_configure
 from tests.support.tools import set_flag
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 TOKEN = "tok-9f8e7d6c5b4a39281706"
 

@@ -57,7 +57,7 @@ def test_exceptions_are_one_line_with_the_traceback_inside() -> None:
     assert "ValueError: multi\nline" in str(line["exc"])
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_the_runner_tags_a_crashing_steps_log_lines_and_forgets_them_after(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

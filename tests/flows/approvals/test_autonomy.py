@@ -20,7 +20,7 @@ from flows.models import Approval, Flow, RunEvent
 from tests.support.approvals import review_flow
 from tests.support.flows import drive, save
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 RULE = {"window": 5, "threshold": 0.8, "sample_one_in": 3}
 CONFIG = {"autonomy": RULE}

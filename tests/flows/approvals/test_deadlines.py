@@ -15,7 +15,7 @@ from flows.models import Approval, ApprovalNotice, Run, RunEvent
 from tests.support.approvals import parked, review_flow
 from tests.support.flows import drive
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def overdue(approval: Approval) -> None:

@@ -24,9 +24,11 @@ from flows.models import Approval, Run, RunEvent
 from tests.support.approvals import parked, review_flow
 from tests.support.flows import document, drive, node, save
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
+# committed rows: two threads decide on connections of their own, racing for the approval's lock
+@pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_decisions_exactly_one_wins_and_the_other_is_told_who(
     cast: dict[str, Any],
 ) -> None:

@@ -18,7 +18,7 @@ from flows.models import Approval, ApprovalNotice
 from tests.support.approvals import parked, review_flow
 from tests.support.loopback_http import LoopbackHTTP, Reply
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 ESCALATING = {"deadline_minutes": 30, "on_deadline": "escalate", "escalate_to": "admin"}
 

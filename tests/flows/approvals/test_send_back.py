@@ -17,7 +17,7 @@ from flows.engine import runs
 from flows.models import Approval, Run, RunEvent, Step
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

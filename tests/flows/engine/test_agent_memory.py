@@ -9,7 +9,7 @@ from flows.engine import runs
 from flows.models import Step
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _flow(slug: str, reply: str) -> dict:

@@ -19,7 +19,7 @@ from flows.models import Run, Step
 from tests.support.fake_llm import FakeLLM, openai_error, openai_text, openai_tool_calls
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

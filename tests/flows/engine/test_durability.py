@@ -19,6 +19,7 @@ from tests.support import tools
 from tests.support.flows import document, node, save, scripted, wait_terminal
 from tests.support.wait import stays, wait_for
 
+# committed rows: every test runs its steps on real worker processes with their own connections
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

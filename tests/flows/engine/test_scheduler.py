@@ -18,7 +18,7 @@ from flows.engine import reconciler, runs
 from flows.models import Approval, Run, Step
 from tests.support.flows import _family, document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from flows.engine import runs
 from flows.models import Run
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def record_flow() -> dict[str, Any]:

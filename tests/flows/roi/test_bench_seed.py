@@ -10,7 +10,7 @@ from django.utils import timezone
 from flows.roi.selectors import flow_dashboard
 from tests.support.roi_seed import naive_dashboard, seed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_seeded_rollups_agree_with_the_naive_aggregate() -> None:

@@ -17,7 +17,7 @@ from flows.roi.selectors import flow_dashboard
 from tests.support.approvals import parked, review_flow
 from tests.support.flows import document, drive, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _board(run: Run) -> Any:

@@ -19,7 +19,7 @@ from flows.roi.rollups import FOLD_LOCK, rollup_fold, rollup_fold_all, rollup_ro
 from tests.support.flows import document, node, save, scripted
 from tests.support.wait import wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 WRITERS = 4
 FACTS_EACH = 150
@@ -37,6 +37,8 @@ def _total(run: Run) -> Any:
     return cells[0]
 
 
+# committed rows: writer and fold threads commit and read facts on connections of their own
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_and_folds_count_every_fact_exactly_once() -> None:
     run = _run()
     start = threading.Barrier(WRITERS + 2)
@@ -97,6 +99,8 @@ def test_a_rolled_back_transition_leaves_no_fact() -> None:
     assert not RoiFact.objects.exists()
 
 
+# committed rows: a thread holds the fold's advisory lock on its own connection
+@pytest.mark.django_db(transaction=True)
 def test_a_fold_while_another_holds_the_lock_does_nothing() -> None:
     run = _run()
     RoiFact.objects.create(run=run, grain=Grain.RUN, n=1)
@@ -133,6 +137,8 @@ def test_facts_count_on_the_day_the_run_started() -> None:
     assert (row.version_id, row.key, row.n) == (run.version_id, "meeting_booked", 1)
 
 
+# committed rows: the beat-scheduled fold runs in the worker process on its own connection
+@pytest.mark.django_db(transaction=True)
 def test_the_scheduler_folds_facts_within_seconds(celery_worker: Any, celery_beat: Any) -> None:
     run = _run()
     probes = (RoiFact(run=run, grain=Grain.OUTCOME, key="probe", n=1) for _ in range(5))

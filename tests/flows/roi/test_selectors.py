@@ -23,6 +23,7 @@ from flows.versions import flow_save
 from tests.support.flows import document, node, scripted, wait_terminal
 from tests.support.wait import wait_for
 
+# committed rows: the decided runs finish on the shared worker process, on its own connection
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RUN_MINUTES = 40  # every run here ends (decided or cancelled) 40 minutes after it was created

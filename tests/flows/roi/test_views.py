@@ -17,7 +17,7 @@ from flows.outcomes import outcome_record
 from tests.support.approvals import review_flow
 from tests.support.flows import drive, save
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _client(user: Any) -> Client:

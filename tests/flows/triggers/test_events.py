@@ -14,6 +14,7 @@ from flows.triggers import events
 from flows.versions import flow_version_publish
 from tests.support.flows import LAUNCH_READY, document, drive, node, save, scripted
 
+# committed rows: event triggers start the watching flows' runs in on_commit callbacks
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -92,6 +93,7 @@ def test_a_threshold_fires_once_when_the_total_crosses_it() -> None:
     assert len(runs) == 1 and runs[0].input["event"]["value"] == "20.000000"
 
 
+@pytest.mark.django_db  # nothing here happens after commit
 def test_bad_event_triggers_are_refused_on_save() -> None:
     from flows.document import InvalidDocument
 

@@ -19,7 +19,7 @@ from flows.models import Run, Step
 from flows.triggers import forms
 from tests.support.flows import document, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 SCHEMA = {
     "type": "object",

@@ -16,6 +16,7 @@ from flows.triggers import signing, webhooks
 from tests.support.flows import document, node, save
 from tests.support.wait import wait_for
 
+# committed rows: the test's own worker and beat processes dispatch and run them
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -15,7 +15,7 @@ from flows.triggers.schedules import schedules_fire
 from flows.versions import flow_version_publish
 from tests.support.flows import document, launchable, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 # Monday 23 November 2026; Berlin is UTC+1 in winter.
 MONDAY_0700_UTC = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)

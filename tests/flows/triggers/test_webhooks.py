@@ -19,7 +19,7 @@ from flows.models import Outcome, Run, RunEvent, Step, WebhookSecret
 from flows.triggers import dispatch, signing, webhooks
 from tests.support.flows import document, node, save, scripted
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 JSON = "application/json"
 
 
