@@ -60,13 +60,11 @@ def step_claim(*, step_id: int) -> Claim | None:
     if step.attempt >= step.max_attempts:
         _exhaust(step)
         return None
-    with transaction.atomic():  # the move and its history row commit together: one commit
-        # A claim need not wait for its WAL flush: if PostgreSQL crashed and lost it, the step
-        # would simply be queued (or running with a lapsed heartbeat) again and the reconciler
-        # would bring it back; the completion that follows is a synchronous commit, which
-        # flushes this one too.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
+    # The move and its history row commit together, and durably: the claim is what licenses
+    # executing the step's effects. (An asynchronous commit here was lost by a PostgreSQL crash
+    # while the tool already ran; the step came back queued at its old attempt and a second
+    # worker ran the tool again under the same attempt number.)
+    with transaction.atomic():
         claimed = transitions.step_move(
             step,
             StepStatus.RUNNING,
@@ -282,14 +280,23 @@ class _Heartbeat:
         self._stop.set()
         self._thread.join(timeout=self.interval + 5)
 
+    def _beat_once(self) -> bool:
+        """Refresh the heartbeat; False once the step has moved on from this attempt (it is no
+        longer running, or runs at a newer attempt)."""
+        beaten = Step.objects.filter(
+            id=self.step_id, status=StepStatus.RUNNING, attempt=self.attempt
+        ).update(heartbeat_at=timezone.now())
+        if beaten:
+            return True
+        # Superseded only if the step is there to see: a row this connection cannot see (not
+        # yet committed, as in a test driving steps inside its transaction) proves nothing.
+        return not Step.objects.filter(id=self.step_id).exists()
+
     def _beat(self) -> None:
         try:
             while not self._stop.wait(self.interval):
                 try:
-                    beaten = Step.objects.filter(
-                        id=self.step_id, status=StepStatus.RUNNING, attempt=self.attempt
-                    ).update(heartbeat_at=timezone.now())
-                    if not beaten:
+                    if not self._beat_once():
                         self.superseded.set()
                         return
                 except Exception:
