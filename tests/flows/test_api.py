@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -309,7 +308,13 @@ def test_a_run_shows_its_steps(api: Callable[[str], Client]) -> None:
 
 @pytest.mark.parametrize(
     "run_id",
-    ["not-a-uuid", str(uuid.uuid4()), "1", "x" * 300, "00000000-0000-0000-0000-00000000000g"],
+    [
+        "not-a-uuid",
+        "3f2b8c9e-6d1a-4e57-9a0b-1c2d3e4f5a6b",
+        "1",
+        "x" * 300,
+        "00000000-0000-0000-0000-00000000000g",
+    ],
 )
 def test_an_unknown_or_malformed_run_id_is_a_json_404(
     api: Callable[[str], Client], run_id: str
@@ -625,8 +630,8 @@ def _cursor(raw: Any) -> str:
         "garbage",
         "%%%",
         _cursor(["2026-01-01T00:00:00+00:00", "not-a-uuid"]),
-        _cursor(["2026-01-01T00:00:00", str(uuid.uuid4())]),
-        _cursor(["yesterday", str(uuid.uuid4())]),
+        _cursor(["2026-01-01T00:00:00", "7a1e2d3c-4b5a-4968-8776-5d4c3b2a1908"]),
+        _cursor(["yesterday", "0c9b8a7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d"]),
         _cursor({"created": "2026-01-01T00:00:00+00:00"}),
         _cursor([1, 2, 3]),
     ],
