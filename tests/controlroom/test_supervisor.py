@@ -12,10 +12,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from agents.models import OutboxMessage
 from controlroom import devstack
 from flows.engine import runs
 from flows.models import Run, Step
-from tests.support import stack
+from tests.support import stack, tools
 from tests.support.flows import document, node, save
 from tests.support.wait import wait_for
 
@@ -58,7 +59,9 @@ def _worker_leader(pid: int, queues: str = "steps") -> psutil.Process | None:
     return None
 
 
-def test_supervisor_serves_restarts_a_dead_worker_and_stops_everything(process_env, tmp_path):
+def test_supervisor_serves_restarts_a_dead_worker_and_stops_everything_losing_nothing(
+    process_env, tmp_path
+):
     port = devstack.free_port()
     env = {
         **process_env,
@@ -105,20 +108,38 @@ def test_supervisor_serves_restarts_a_dead_worker_and_stops_everything(process_e
         wait_for(lambda: stack.http_status(url) == 200, timeout=60, message="green again")
         assert _worker_leader(supervisor.pid, "control") is not None  # recovery's own lane
 
-        # SIGTERM while a step runs: the worker shuts down warm and the step finishes.
+        # SIGTERM while a step runs: the worker shuts down warm and the step finishes; the
+        # e-mail step after it waits for the next start, and is sent then, once.
         nap = node("nap", "tool", tool="counted_sleep", args={"seconds": 3})
-        run, _ = runs.run_start(flow=save(document("graceful", [nap], [])), input={})
+        mail = node("mail", "tool", tool="send_email", args={"to": "ada@example.com", "body": "Hi"})
+        flow = save(document("graceful", [nap, mail], [("nap", "mail")]))
+        run, _ = runs.run_start(flow=flow, input={})
         wait_for(
             lambda: Step.objects.filter(run=run, status="running").exists(),
             timeout=60,
             message="the step to be running",
         )
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=60) == 0
+        step = Step.objects.get(run=run, node_id="nap")
+        assert (step.status, step.attempt) == ("succeeded", 1), step.error
+        assert "stopped." in log.read_text()
+
+        log = tmp_path / "supervisor-again.log"
+        supervisor = _start(env, log)
+        wait_for(
+            lambda: (
+                Run.objects.get(id=run.id).status == "succeeded"
+                and OutboxMessage.objects.filter(status="sent").exists()
+            ),
+            timeout=120,
+            message=f"the run to finish after the restart:\n{log.read_text()}",
+        )
+        assert OutboxMessage.objects.get().to == "ada@example.com"  # exactly one, sent
+        assert tools.calls(step.idempotency_key) == 1
         descendants = _children(supervisor.pid)
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=60) == 0
-        step = Step.objects.get(run=run)
-        assert (step.status, step.attempt) == ("succeeded", 1), step.error
-        assert Run.objects.get(id=run.id).status == "succeeded"
         wait_for(
             lambda: [p.pid for p in descendants if _alive(p)] == [],
             timeout=5,
