@@ -5,17 +5,15 @@ flow stopped for as long as the worker was frozen."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, transaction
 
 from flows.engine import runs
-from flows.engine.scheduler import Advance
 from flows.models import Run, Step
 from tests.support import stack, tools
 from tests.support.flows import document, node, save, wait_terminal
+from tests.support.locks import lock_timeout, run_locked
 from tests.support.wait import wait_for
 
 # committed rows: the worker under test, and a thread standing in for the frozen worker, read
@@ -36,34 +34,13 @@ def test_a_frozen_worker_does_not_stop_other_runs_of_its_flow(
     )
     # The frozen worker: a transaction holding the first run's lock, as a worker stopped
     # inside that run's completion holds it, until thawed.
-    locked, thaw = threading.Event(), threading.Event()
-
-    def frozen() -> None:
-        try:
-            with transaction.atomic():
-                Advance.open(first.id)
-                locked.set()
-                thaw.wait(60)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=frozen)
-    holder.start()
-    try:
-        assert locked.wait(10)
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '5s'")  # intake waiting on the lock fails here
+    with run_locked(first.id) as frozen, lock_timeout(5):  # intake waiting on it fails here
         second, _ = runs.run_start(flow=flow, input={"seconds": 0})
         assert wait_terminal(second, timeout=30).status == "succeeded"
-        assert holder.is_alive()  # still frozen while the second run went all the way
+        assert frozen.is_alive()  # still frozen while the second run went all the way
         # The first run's step has done its work; its completion waits on the frozen lock.
         wait_for(lambda: tools.calls(Step.objects.get(run=first).idempotency_key) == 1)
         assert Run.objects.get(id=first.id).status == "running"
-    finally:
-        thaw.set()
-        holder.join()
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
     assert wait_terminal(first, timeout=30).status == "succeeded"
     for run in (first, second):
         assert tools.calls(Step.objects.get(run=run).idempotency_key) == 1
