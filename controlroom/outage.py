@@ -26,7 +26,8 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     BrokerError,
 )
 RETRY_AFTER_SECONDS = 5
-MESSAGE = "the service is briefly unavailable (its database or message broker is unreachable)"
+WHAT = "its database or message broker is unreachable"
+MESSAGE = f"the service is briefly unavailable ({WHAT})"
 
 
 def outage_response(request: HttpRequest, error: BaseException) -> HttpResponse:
@@ -39,7 +40,7 @@ def outage_response(request: HttpRequest, error: BaseException) -> HttpResponse:
     else:
         response = HttpResponse(
             "<!doctype html><title>Briefly unavailable</title>"
-            f"<h1>Briefly unavailable</h1><p>The control room's {MESSAGE.split('(')[1][:-1]}. "
+            f"<h1>Briefly unavailable</h1><p>The control room: {WHAT}. "
             "Nothing was changed; try again in a few seconds.</p>",
             status=503,
             content_type="text/html; charset=utf-8",
