@@ -4,6 +4,10 @@ Events are typed and built by functions; ``publish`` sends them after the surrou
 transaction commits (never for work that rolled back). Groups: ``run.<id>``, ``flow.<id>``,
 ``runs``, ``inbox``, ``home``, ``user.<id>``. The websocket consumer turns an event into HTML
 fragments for htmx pages or passes it on as JSON to the editor island.
+
+Only groups that have a member are sent to. Most events name groups nobody watches (a run's
+page is rarely open while it runs), and a ``group_send`` costs Redis round trips even to an
+empty group; one pipelined look-up per batch asks the layer's own membership records instead.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -58,10 +63,36 @@ def publish(event: Event) -> None:
 
 
 async def _send(layer: Any, events: list[Event]) -> None:
+    occupied = await _occupied(layer, [group for event in events for group in event.groups])
     for event in events:
         message = {"type": MESSAGE_TYPE, "event": asdict(event)}
         for group in event.groups:
-            await layer.group_send(group, message)
+            if group in occupied:
+                await layer.group_send(group, message)
+
+
+async def _occupied(layer: Any, groups: list[str]) -> set[str]:
+    """The ``groups`` that have at least one member, in one pipelined round trip per shard.
+
+    Reads the records ``group_send`` itself reads: channels_redis keeps each group as a sorted
+    set of its channels, deleted by Redis when its last member leaves. A group found empty here
+    is one ``group_send`` would have delivered to nobody, so skipping it loses nothing; a socket
+    joining after the look-up renders the current state when it subscribes
+    (``controlroom.live``), which includes this batch's commit. Other layers are sent every group.
+    """
+    if not isinstance(layer, RedisChannelLayer):
+        return set(groups)
+    shards: dict[int, list[str]] = {}
+    for group in dict.fromkeys(groups):
+        shards.setdefault(layer.consistent_hash(group), []).append(group)
+    occupied: set[str] = set()
+    for index, names in shards.items():
+        async with layer.connection(index).pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.exists(layer._group_key(name))
+            found = await pipe.execute()
+        occupied.update(name for name, count in zip(names, found, strict=True) if count)
+    return occupied
 
 
 def send_now(event: Event) -> None:
