@@ -1,9 +1,10 @@
 """The Celery application. Workers run every step that waits on the outside world."""
 
 import os
+from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
 
 from controlroom import broker
 
@@ -13,6 +14,23 @@ broker.install()
 app = Celery("controlroom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["controlroom", "flows", "agents"])
+# Celery's Django fixup closes every database connection before and after each task unless
+# ``DB_REUSE_MAX`` is set; it is set out of its reach so that connections live as Django's
+# ``CONN_MAX_AGE`` says, and each task starts the way a Django request does (below).
+app.conf.CELERY_DB_REUSE_MAX = 2**62
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _recycle_connections(task: Any = None, **kwargs: object) -> None:
+    """Around every task, as around every request: drop connections that are broken, past
+    ``CONN_MAX_AGE`` or left in a transaction; the next one used is health-checked first.
+    (Not for a task applied eagerly: it runs inside its caller's transaction.)"""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @worker_ready.connect

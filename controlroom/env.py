@@ -358,7 +358,10 @@ def database_from_url(url: str) -> dict[str, object]:
         "PASSWORD": unquote(parsed.password or ""),
         "HOST": host,
         "PORT": str(parsed.port or ""),
-        "CONN_MAX_AGE": 0,
+        # Connections are reused across requests and tasks (a fresh one per Celery task cost
+        # a quarter of a step's CPU); each is health-checked before its first use after a
+        # request or task, so one broken by a database restart is replaced, not used.
+        "CONN_MAX_AGE": 300,
         "CONN_HEALTH_CHECKS": True,
     }
 

@@ -14,83 +14,55 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from agents.redaction import redact
+from controlroom import batch
 from controlroom.observability import context as ids
 from controlroom.observability import tracing as observability
 from flows import killswitch
-from flows.engine import context, transitions
+from flows.engine import claims, context, transitions
+from flows.engine.claims import Claim
 from flows.engine.nodes import REGISTRY
 from flows.engine.nodes.base import Done, NodeContext, StepError, TransientError
 from flows.engine.scheduler import Advance
 from flows.graph import for_version
+from flows.guardrails.sources import document_policies
 from flows.models import Run, Step
-from flows.states import RunStatus, StepStatus
+from flows.states import StepStatus
 
 logger = logging.getLogger(__name__)
-
-CLAIMABLE_RUN_STATES = [RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_APPROVAL]
-
-
-@dataclass
-class Claim:
-    step: Step
-    attempt: int
 
 
 def step_claim(*, step_id: int) -> Claim | None:
     """Take a queued step for execution, or return None if there is nothing to take.
 
-    A step whose attempts are used up (its executions kept dying with their worker) is failed
-    here instead of run again.
+    One statement (``flows.engine.claims``) in its own durable transaction: the claim is what
+    licenses executing the step's effects. (An asynchronous commit here was lost by a
+    PostgreSQL crash while the tool already ran; the step came back queued at its old attempt
+    and a second worker ran the tool again under the same attempt number.)
+
+    When nothing was claimed, the reason is read (a cold path): a step whose attempts are used
+    up (its executions kept dying with their worker) is failed here instead of run again, and
+    a step refused because the kill switch is on pauses its run.
     """
-    now = timezone.now()
+    claimed = claims.claim(step_id, now=timezone.now())
+    if claimed is not None:
+        return claimed
     step = Step.objects.filter(id=step_id).first()
     if step is None or step.status != StepStatus.QUEUED:
         return None
     if step.attempt >= step.max_attempts:
         _exhaust(step)
         return None
-    # The move and its history row commit together, and durably: the claim is what licenses
-    # executing the step's effects. (An asynchronous commit here was lost by a PostgreSQL crash
-    # while the tool already ran; the step came back queued at its old attempt and a second
-    # worker ran the tool again under the same attempt number.)
-    with transaction.atomic():
-        claimed = transitions.step_move(
-            step,
-            StepStatus.RUNNING,
-            expected=StepStatus.QUEUED,
-            where=Q(attempt=step.attempt)
-            & (Q(due_at__isnull=True) | Q(due_at__lte=now))
-            # Not ``run__status__in``: a join makes Django write ``id IN (SELECT …)``, which
-            # PostgreSQL does not re-check against a concurrent claim (two claims both won).
-            & Q(
-                run_id__in=Run.objects.filter(id=step.run_id, status__in=CLAIMABLE_RUN_STATES)
-                # The kill switch: nothing is claimed once the run's flow (or everything) is
-                # paused, even before the pause has reached this run.
-                .filter(~killswitch.engaged_q())
-                .values("id")
-            ),
-            attempt=F("attempt") + 1,
-            started_at=now,
-            heartbeat_at=now,
-            finished_at=None,
-            data={"attempt": step.attempt + 1},
-        )
-    if not claimed:
-        killswitch.claim_refused(step)
-        return None
-    step.attempt += 1
-    return Claim(step=step, attempt=step.attempt)
+    killswitch.claim_refused(step)
+    return None
 
 
 def _exhaust(step: Step) -> None:
@@ -119,25 +91,35 @@ def step_execute(*, step_id: int) -> None:
     if claim is None:
         return
     step = claim.step
-    run = Run.objects.select_related("version").get(id=step.run_id)
+    run = claims.attach_version(claim.run or Run.objects.get(id=step.run_id))
     ids.bind(run=run.id, step=step.id, node=step.node_id)  # every log line from here on
     node_type = REGISTRY[step.node_type]
     heartbeat = _Heartbeat(step.id, claim.attempt)
+    graph = for_version(run.version_id, run.version.document)
+    config = graph.config(step.node_id)
+    step_input = step.input
+    if step.node_type == "agent" and "call_number" not in step_input:
+        # The scripted provider's turn: earlier successful calls of this agent in the run.
+        calls = claim.agent_calls.get(str(config.get("agent", "")), 0)
+        step_input = {**step_input, "call_number": calls}
+    outputs = claim.outputs if claim.outputs is not None else context.Outputs.load(run.id)
     ctx = NodeContext(
         node_id=step.node_id,
         scope=step.scope,
-        config=for_version(run.version_id, run.version.document).config(step.node_id),
+        config=config,
         variables=context.variables(
-            run=run, scope=step.scope, outputs=context.Outputs.load(run.id), step_input=step.input
+            run=run, scope=step.scope, outputs=outputs, step_input=step_input
         ),
-        graph=for_version(run.version_id, run.version.document),
+        graph=graph,
         idempotency_key=step.idempotency_key,
         subject=run.subject,
         run_id=str(run.id),
-        step_input=step.input,
+        step_input=step_input,
         attempt=claim.attempt,
         step_id=step.id,
         superseded=heartbeat.superseded.is_set,
+        run=run,
+        policies=_policies(claim, run),
     )
     with heartbeat:
         try:
@@ -207,16 +189,41 @@ def _fenced(claim: Claim) -> tuple[Advance, Step] | None:
     return advance, step
 
 
+def _policies(claim: Claim, run: Run) -> list[Any] | None:
+    """The run's policies from the claim's snapshot of the policy rows, with the document's."""
+    if claim.policies is None:
+        return None
+    document = run.version.document
+    slug = str(document.get("slug") or "")
+    return [*claim.policies, *document_policies(document, flow_slug=slug)]
+
+
 def _complete(claim: Claim, outcome: Any) -> None:
-    with transaction.atomic():
-        fenced = _fenced(claim)
-        if fenced is None:
-            return
-        advance, step = fenced
-        if isinstance(outcome, Done):
-            advance.succeed(step, outcome)
-        else:
+    """Apply what the node decided, in one transaction with the next activations.
+
+    A success (the hot path) is fenced by its own compare-and-set: the step moves to
+    ``succeeded`` only while it is still running at this attempt; otherwise everything this
+    transaction did (the run's usage included) rolls back. Other outcomes re-read the step
+    under the run lock first."""
+    with transaction.atomic(), batch.batched():
+        if not isinstance(outcome, Done):
+            fenced = _fenced(claim)
+            if fenced is None:
+                return
+            advance, step = fenced
             advance.apply(step, outcome)
+            advance.drain()
+            return
+        advance = Advance.open(claim.step.run_id, usage=outcome.usage)
+        advance.policies = _policies(claim, advance.run)
+        if not advance.succeed(claim.step, outcome, attempt=claim.attempt, usage_added=True):
+            logger.info(
+                "step %s attempt %s was superseded; result discarded",
+                claim.step.id,
+                claim.attempt,
+            )
+            transaction.set_rollback(True)
+            return
         advance.drain()
 
 
@@ -234,7 +241,7 @@ def _failed_attempt(claim: Claim, error: StepError) -> None:
     # Stored errors never carry a secret (a provider echoing its key, a traceback): redacted
     # before the step, its history and the run keep them; outside the transaction it may read.
     error.message = redact(error.message)
-    with transaction.atomic():
+    with transaction.atomic(), batch.batched():
         fenced = _fenced(claim)
         if fenced is None:
             return

@@ -16,12 +16,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.redaction import redact
 from flows import graph as graphs
-from flows.engine import context, transitions
+from flows.engine import claims, context, transitions
 from flows.engine.nodes import REGISTRY
 from flows.engine.nodes.base import Done, NodeContext, Requeue, StepError, Wait
 from flows.engine.nodes.join import required_arrivals
@@ -43,20 +44,26 @@ class Advance:
     """One unit of engine work on one locked run."""
 
     def __init__(self, run: Run) -> None:
-        self.run = run
+        self.run = claims.attach_version(run)
         self.graph = graphs.for_version(run.version_id, run.version.document)
         self._outputs: context.Outputs | None = None
         self._work: deque[_Activation] = deque()
-        self._policies: list[Any] | None = None  # loaded at the first activation
+        # The run's policies; loaded at the first activation unless the caller has them.
+        self.policies: list[Any] | None = None
+        # A step was activated (queued or running) in this unit: the run has work in flight.
+        self._spawned = False
 
     @classmethod
-    def open(cls, run_id: Any) -> Advance:
+    def open(cls, run_id: Any, *, usage: Any = None) -> Advance:
         """Lock the run row and return an ``Advance`` for it (inside ``transaction.atomic``).
 
-        Only the run row (``of=("self",)``): the version is read in the same statement, and a
-        lock on it would make every new run of the flow wait on this run's step."""
-        run = Run.objects.select_for_update(of=("self",)).select_related("version").get(id=run_id)
-        return cls(run)
+        Only the run row: its version is immutable and cached per process
+        (``claims.attach_version``), and a lock on it would make every new run of the flow
+        wait on this run's step. With ``usage`` (a step's tokens and cost), the lock is the
+        update that adds them to the run's totals: one statement either way."""
+        if usage is not None and (usage.tokens_in or usage.tokens_out or usage.cost):
+            return cls(_lock_adding(run_id, usage))
+        return cls(Run.objects.select_for_update().get(id=run_id))
 
     # --- what templates see -----------------------------------------------------------------
     @property
@@ -120,10 +127,10 @@ class Advance:
         return f"{self.run.root_run_id}:{node_id}:{scope or '-'}"
 
     def _activate(self, act: _Activation) -> None:
+        """Start ``act``'s node: once per (node, scope) — the ``step_unique_activation``
+        constraint makes a second activation (another branch reaching a join) a no-op."""
         node = self.graph.nodes[act.node_id]
         node_type = REGISTRY[node["type"]]
-        if Step.objects.filter(run=self.run, node_id=act.node_id, scope=act.scope).exists():
-            return  # already activated by another branch (joins fire once)
         step_input: dict[str, Any] = {"previous_node": act.previous_node, **(act.extra_input or {})}
         common = {
             "node_id": act.node_id,
@@ -141,8 +148,11 @@ class Advance:
                 taken=reused.taken,
                 reused_from=reused,
                 model=reused.model,
+                if_absent=True,
                 **common,
             )
+            if step is None:
+                return
             self.outputs.add(step.node_id, step.scope, step.id, step.output)
             self._propagate(step, reused.taken or [], silent=[])
             return
@@ -159,9 +169,12 @@ class Advance:
                 input=step_input,
                 max_attempts=max_attempts,
                 enqueued_at=timezone.now(),
+                if_absent=True,
                 **common,
             )
-            enqueue_step(step)
+            if step is not None:
+                self._spawned = True
+                enqueue_step(step)
             return
         step = transitions.step_create(
             run=self.run,
@@ -169,8 +182,11 @@ class Advance:
             input=step_input,
             attempt=1,
             max_attempts=max_attempts,
+            if_absent=True,
             **common,
         )
+        if step is None:
+            return
         try:
             outcome = node_type.run(self.node_context(step))
         except StepError as exc:
@@ -185,15 +201,22 @@ class Advance:
         reason, which fails the run (``flows.guardrails``)."""
         from flows.guardrails import gates
 
-        if self._policies is None:
-            self._policies = gates.run_policies(self.run)
-        activation = gates.activation_check(run=self.run, scope=act.scope, policies=self._policies)
+        if self.policies is None:
+            self.policies = gates.run_policies(self.run)
+        activation = gates.activation_check(run=self.run, scope=act.scope, policies=self.policies)
         blocked = activation.blocked if activation is not None else None
         if activation is None or blocked is None:
             return False  # limits that hold are not recorded per step: they would be noise
         step = transitions.step_create(
-            run=self.run, status=StepStatus.RUNNING, input=step_input, attempt=1, **common
+            run=self.run,
+            status=StepStatus.RUNNING,
+            input=step_input,
+            attempt=1,
+            if_absent=True,
+            **common,
         )
+        if step is None:
+            return True  # already activated elsewhere
         gates.activation_record(activation, run=self.run, step=step)
         self.fail_step(step, f"blocked by policy {blocked.policy!r}: {blocked.reason}", "domain")
         return True
@@ -216,12 +239,10 @@ class Advance:
     def _queued_input(self, node_id: str, node_type: str, config: dict[str, Any]) -> dict[str, Any]:
         if node_type != "agent":
             return {}
+        # The agent's turn in the run (``call_number``) is counted when the step is claimed.
         slug = str(config.get("agent", ""))
         spec = (self.run.version.frozen_agents or {}).get(slug)
-        calls = Step.objects.filter(
-            run=self.run, node_type="agent", status=StepStatus.SUCCEEDED, input__agent=slug
-        ).count()
-        return {"agent": slug, "agent_spec": spec, "call_number": calls}
+        return {"agent": slug, "agent_spec": spec}
 
     # --- outcomes -----------------------------------------------------------------------------
     def apply(self, step: Step, outcome: Done | Wait | Requeue) -> None:
@@ -247,21 +268,28 @@ class Advance:
             return
         self.succeed(step, outcome)
 
-    def succeed(self, step: Step, done: Done) -> None:
-        ctx = None
+    def succeed(
+        self, step: Step, done: Done, *, attempt: int | None = None, usage_added: bool = False
+    ) -> bool:
+        """Finish ``step`` with ``done`` and follow its edges. With ``attempt``, only while the
+        step still runs at that attempt (a worker's fence); False when it does not. With
+        ``usage_added``, the run's totals already hold the step's usage (``open(usage=…)``)."""
+        node_type = REGISTRY[step.node_type]
         taken = done.taken
         if taken is None:
-            ctx = self.node_context(step)
+            # Without conditions on its edges, no context (and no read of the run's outputs).
+            taken = node_type.unconditional_edges(self.graph.out_edges.get(step.node_id, []))
+        if taken is None:
             try:
-                taken = REGISTRY[step.node_type].select_edges(ctx, done.output)
+                taken = node_type.select_edges(self.node_context(step), done.output)
             except StepError as exc:
-                self.fail_step(step, exc.message, exc.error_class)
-                return
+                return self.fail_step(step, exc.message, exc.error_class, attempt=attempt)
         usage = done.usage
         extra: dict[str, Any] = {"input": {**step.input, **done.details}} if done.details else {}
         moved = transitions.step_move(
             step,
             StepStatus.SUCCEEDED,
+            where=None if attempt is None else Q(attempt=attempt),
             **extra,
             output=done.output,
             taken=taken,
@@ -271,13 +299,14 @@ class Advance:
             cost=usage.cost,
         )
         if not moved:
-            return
-        if usage.tokens_in or usage.tokens_out or usage.cost:
+            return False
+        if not usage_added and (usage.tokens_in or usage.tokens_out or usage.cost):
             self._add_usage(usage.tokens_in, usage.tokens_out, usage.cost)
-        self.outputs.add(step.node_id, step.scope, step.id, done.output)
+        if self._outputs is not None:  # else read when first needed, this one included
+            self._outputs.add(step.node_id, step.scope, step.id, done.output)
         if done.ends_run:
             self.finish(RunStatus.SUCCEEDED, output=done.output)
-            return
+            return True
         self._propagate(step, taken, silent=done.silent)
         if done.send_back_to is not None:
             # A person sent the draft back: its round starts again at its head, as new steps
@@ -285,6 +314,7 @@ class Advance:
             scope = self.graph.send_back_scope(step.scope, step.node_id)
             head = self.graph.round_head[step.node_id]
             self._work.append(_Activation(head, scope, previous_node=step.node_id))
+        return True
 
     def _add_usage(self, tokens_in: int, tokens_out: int, cost: Any) -> None:
         self.run.tokens_in += tokens_in
@@ -294,11 +324,23 @@ class Advance:
             tokens_in=self.run.tokens_in, tokens_out=self.run.tokens_out, cost=self.run.cost
         )
 
-    def fail_step(self, step: Step, message: str, error_class: str) -> None:
-        """Fail ``step`` for good and, with it, the run."""
+    def fail_step(
+        self, step: Step, message: str, error_class: str, *, attempt: int | None = None
+    ) -> bool:
+        """Fail ``step`` for good and, with it, the run. With ``attempt``, only while the step
+        still runs at that attempt; False (nothing changed) when it does not."""
         message = redact(message)  # stored errors never carry a secret (agents.redaction)
-        transitions.step_move(step, StepStatus.FAILED, error=message, error_class=error_class)
+        moved = transitions.step_move(
+            step,
+            StepStatus.FAILED,
+            where=None if attempt is None else Q(attempt=attempt),
+            error=message,
+            error_class=error_class,
+        )
+        if not moved and attempt is not None:
+            return False
         self.finish(RunStatus.FAILED, error=f"step {step.node_id!r} failed: {message}")
+        return True
 
     # --- edges ---------------------------------------------------------------------------------
     def _propagate(self, step: Step, taken: list[int], *, silent: list[int]) -> None:
@@ -318,6 +360,21 @@ class Advance:
         if edge.back:
             if taken:
                 self._work.append(_Activation(edge.dst, target_scope, previous_node=source))
+            return
+        if len(self.graph.in_forward.get(edge.dst, [])) == 1:
+            # One input: this signal decides alone, so no bookkeeping row is needed (fan-in
+            # rows exist only for nodes with several inputs).
+            if taken:
+                self._work.append(
+                    _Activation(
+                        edge.dst,
+                        target_scope,
+                        previous_node=source,
+                        extra_input={"arrived": [source]},
+                    )
+                )
+            else:
+                self._skip(edge.dst, target_scope)
             return
         EdgeSignal.objects.bulk_create(
             [
@@ -367,7 +424,10 @@ class Advance:
             scope=scope,
             idempotency_key=self._idempotency_key(node_id, scope),
             max_attempts=REGISTRY[self.graph.node_type(node_id)].default_max_attempts,
+            if_absent=True,
         )
+        if step is None:
+            return
         silent = [edge.index for edge in self.graph.out_edges.get(node_id, []) if edge.back]
         self._propagate(step, taken=[], silent=silent)
 
@@ -376,6 +436,8 @@ class Advance:
         """After a change: finish the run if nothing is left, else show what it waits on."""
         if self.run.status in RUN_TERMINAL or self._work:
             return
+        if self._spawned and self.run.status == RunStatus.RUNNING:
+            return  # a step queued in this unit is in flight: the run stays running
         active = set(
             Step.objects.filter(run=self.run, status__in=STEP_ACTIVE).values_list(
                 "status", "node_type"
@@ -420,6 +482,24 @@ class Advance:
             from flows.engine import waits
 
             waits.subflow_done(self.run)
+
+
+_LOCK_ADDING = (
+    f"UPDATE {Run._meta.db_table} SET tokens_in = tokens_in + %s, "
+    "tokens_out = tokens_out + %s, cost = cost + %s WHERE id = %s RETURNING "
+    + ", ".join(f'"{f.column}"' for f in Run._meta.concrete_fields)
+)
+
+
+def _lock_adding(run_id: Any, usage: Any) -> Run:
+    """Lock the run's row by adding a step's usage to its totals; the run as updated."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_ADDING, [usage.tokens_in, usage.tokens_out, usage.cost, run_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Run.DoesNotExist(f"run {run_id} does not exist")
+    values = {f.column: value for f, value in zip(Run._meta.concrete_fields, row, strict=True)}
+    return claims.model_from_row(Run, values)
 
 
 def cancel_active(run: Run, *, reason: str) -> None:

@@ -7,16 +7,18 @@ the caller lost a race and must not act), is checked against ``flows.states``, a
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 from django.db.models import Q
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
-from agents.audit import audit_record
-from controlroom import bus
-from flows.models import Approval, Run, RunEvent, Step
+from agents.audit import audit_append
+from controlroom import batch, bus
+from flows.models import Approval, Run, Step
 from flows.roi import facts as roi_facts
 from flows.states import (
     RUN_TERMINAL,
@@ -58,7 +60,7 @@ def _audit(
         facts["node"] = step.node_id
         if step.scope:
             facts["scope"] = step.scope
-    audit_record(
+    audit_append(
         kind=kind,
         action=action,
         actor=actor,
@@ -68,6 +70,29 @@ def _audit(
         run_id=run_id,
         step_id=step.id if step is not None else step_id,
         data={**facts, **(data or {})},
+    )
+
+
+_HISTORY_SQL = (
+    "INSERT INTO flows_runevent (run_id, step_id, kind, from_status, to_status, data, at) "
+    "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s)"
+)
+
+
+def _history(
+    *,
+    run_id: UUID | str,
+    step_id: int | None = None,
+    kind: str,
+    src: str = "",
+    to: str = "",
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Append one ``RunEvent`` row; inside ``controlroom.batch.batched()`` it travels with the
+    transaction's other history rows in one round trip."""
+    batch.execute(
+        _HISTORY_SQL,
+        [run_id, step_id, kind, src, to, json.dumps(data or {}, default=str), timezone.now()],
     )
 
 
@@ -87,23 +112,50 @@ def _run_event(run: Run) -> bus.Event:
     )
 
 
-def step_create(*, run: Run, status: StepStatus, **fields: Any) -> Step:
-    """Insert a step born in ``status`` (queued, running, skipped, or a reused success)."""
+def step_create(
+    *, run: Run, status: StepStatus, if_absent: bool = False, **fields: Any
+) -> Step | None:
+    """Insert a step born in ``status`` (queued, running, skipped, or a reused success).
+
+    With ``if_absent``, a step already there for the same (run, node, scope) — the
+    ``step_unique_activation`` constraint — makes this a no-op returning None, in the same
+    statement (``INSERT … ON CONFLICT DO NOTHING``)."""
     check_step_transition(None, status)
     now = timezone.now()
     if status in STEP_TERMINAL:
         fields.setdefault("finished_at", now)
     if status == StepStatus.RUNNING:
         fields.setdefault("started_at", now)
-    step = Step.objects.create(run=run, status=status, **fields)
-    RunEvent.objects.create(
-        run=run, step=step, kind="step.created", to_status=status, data={"scope": step.scope}
+    step = Step(run=run, status=status, **fields)
+    if if_absent:
+        if not _insert_if_absent(step):
+            return None
+    else:
+        step.save(force_insert=True)
+    _history(
+        run_id=run.id, step_id=step.id, kind="step.created", to=status, data={"scope": step.scope}
     )
     if status in STEP_TERMINAL:
         roi_facts.fact_step_finished(step)
     _audit("step.created", run_id=run.id, step=step, to=status)
     bus.publish(_step_event(step))
     return step
+
+
+def _insert_if_absent(step: Step) -> bool:
+    """INSERT ``step`` unless its activation exists; True (and ``step.id`` set) if inserted."""
+    fields = [f for f in Step._meta.concrete_fields if not f.primary_key]
+    rows = Step.objects._insert(  # type: ignore[attr-defined]
+        [step],
+        fields=fields,
+        returning_fields=[Step._meta.pk],
+        on_conflict=OnConflict.IGNORE,
+    )
+    if not rows:
+        return False
+    step.id = rows[0][0]
+    step._state.adding = False
+    return True
 
 
 def step_move(
@@ -138,14 +190,7 @@ def step_move(
     for name, value in fields.items():
         if not hasattr(value, "resolve_expression"):
             setattr(step, name, value)
-    RunEvent.objects.create(
-        run_id=step.run_id,
-        step=step,
-        kind="step.moved",
-        from_status=src,
-        to_status=to,
-        data=data or {},
-    )
+    _history(run_id=step.run_id, step_id=step.id, kind="step.moved", src=src, to=to, data=data)
     if to in STEP_TERMINAL:
         roi_facts.fact_step_finished(step)
     _audit("step.moved", run_id=step.run_id, step=step, src=src, to=to, data=data)
@@ -159,7 +204,7 @@ def run_create(**fields: Any) -> Run:
     if not run.root_run_id:
         run.root_run_id = run.id
     run.save(force_insert=True)
-    RunEvent.objects.create(run=run, kind="run.created", to_status=RunStatus.QUEUED)
+    _history(run_id=run.id, kind="run.created", to=RunStatus.QUEUED)
     _audit(
         "run.created",
         run_id=run.id,
@@ -186,9 +231,7 @@ def run_move(run: Run, to: RunStatus, *, data: dict[str, Any] | None = None, **f
     run.status = to
     for name, value in fields.items():
         setattr(run, name, value)
-    RunEvent.objects.create(
-        run=run, kind="run.moved", from_status=src, to_status=to, data=data or {}
-    )
+    _history(run_id=run.id, kind="run.moved", src=src, to=to, data=data)
     if to in RUN_TERMINAL:
         roi_facts.fact_run_finished(run)
     _audit("run.moved", run_id=run.id, src=src, to=to, data=data)
@@ -199,7 +242,7 @@ def run_move(run: Run, to: RunStatus, *, data: dict[str, Any] | None = None, **f
 def run_note(run: Run, kind: str, data: dict[str, Any]) -> None:
     """Append a non-transition fact to the run's history (a retry started, input dropped...)
     and tell the pages showing the run."""
-    RunEvent.objects.create(run=run, kind=kind, data=data)
+    _history(run_id=run.id, kind=kind, data=data)
     bus.publish(_run_event(run))
 
 
@@ -218,11 +261,11 @@ def _approval_event(approval: Approval) -> bus.Event:
 def approval_create(**fields: Any) -> Approval:
     check_approval_transition(None, ApprovalStatus.PENDING)
     approval = Approval.objects.create(status=ApprovalStatus.PENDING, **fields)
-    RunEvent.objects.create(
+    _history(
         run_id=approval.run_id,
         step_id=approval.step_id,
         kind="approval.created",
-        to_status=ApprovalStatus.PENDING,
+        to=ApprovalStatus.PENDING,
         data={"approval_id": approval.id},
     )
     _audit(
@@ -249,12 +292,12 @@ def approval_move(
     approval.status = to
     for name, value in fields.items():
         setattr(approval, name, value)
-    RunEvent.objects.create(
+    _history(
         run_id=approval.run_id,
         step_id=approval.step_id,
         kind="approval.decided",
-        from_status=src,
-        to_status=to,
+        src=src,
+        to=to,
         data={
             "approval_id": approval.id,
             "by": getattr(approval.decided_by, "username", None),
@@ -299,7 +342,7 @@ def approval_update(
         return False
     for name, value in fields.items():
         setattr(approval, name, value)
-    RunEvent.objects.create(
+    _history(
         run_id=approval.run_id,
         step_id=approval.step_id,
         kind=kind,

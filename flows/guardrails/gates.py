@@ -21,15 +21,22 @@ GATE_INPUT = "policy_gate"
 
 
 def step_guard(ctx: NodeContext, *, agent: str = "", prompt: str = "") -> StepGuard:
-    """The guard for one execution of a queued step (one query for the run and policies)."""
-    run = Run.objects.select_related("flow", "version").get(id=ctx.run_id)
+    """The guard for one execution of a queued step: from what the worker's claim read (the
+    run and the policy rows), else from two queries."""
+    run = ctx.run
+    if run is None:
+        run = Run.objects.select_related("flow", "version").get(id=ctx.run_id)
+    slug = flow_slug(run)
+    policies = ctx.policies
+    if policies is None:
+        policies = policies_for(flow_slug=slug, document=run.version.document)
     return StepGuard(
         Where(
             run_id=run.id,
             step_id=ctx.step_id,
-            flow=run.flow.slug,
+            flow=slug,
             subject=run.subject,
-            policies=policies_for(flow_slug=run.flow.slug, document=run.version.document),
+            policies=policies,
             agent=agent,
             prompt=prompt,
             input=dict(run.input or {}),

@@ -18,9 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-
 from agents.models import ToolCall
+from controlroom import batch
 from flows.models import Approval, Outcome, Run, Step
 from flows.roi.models import BUCKET_BOUNDS_MS, MEASURES, MONEY_FIELDS, Grain
 
@@ -63,8 +62,7 @@ def _record(*facts: tuple[Any, str, str, str, dict[str, Any]]) -> None:
     for run_id, grain, key, key2, measures in facts:
         values = _ZERO | measures
         params += [run_id, str(grain), key[:200], key2[:200], *(values[n] for n in MEASURES)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    batch.execute(sql, params)  # with the transaction's other history rows (controlroom.batch)
 
 
 def bucket_field(ms: int) -> str:

@@ -156,6 +156,10 @@ class NodeContext:
     step_id: int = 0
     # True once this attempt was superseded (the heartbeat found the step moved on).
     superseded: Callable[[], bool] = _never
+    # What the worker's claim already read (``flows.engine.claims``): the run, and the
+    # policies it is under. None where a node runs without a claim (inline, in tests).
+    run: Any = None
+    policies: list[Any] | None = None
 
     def render(self, value: Any) -> Any:
         try:
@@ -225,6 +229,15 @@ class NodeType:
         """Problems the schema cannot express (fields that need each other), as
         ``(path inside the config, message)``. Called only on a config the schema accepted."""
         return []
+
+    def unconditional_edges(self, edges: list[Edge]) -> list[int] | None:
+        """The edges followed whatever the output, when that is known without a context:
+        under the default rule, all of them when none has a condition. None otherwise."""
+        if type(self).select_edges is not NodeType.select_edges:
+            return None
+        if any(edge.when is not None for edge in edges):
+            return None
+        return [edge.index for edge in edges]
 
     def select_edges(self, ctx: NodeContext, output: Any) -> list[int]:
         """Default edge rule: an edge is followed when it has no condition or its condition
