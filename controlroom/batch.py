@@ -40,7 +40,8 @@ def batched() -> Iterator[None]:
     if getattr(_local, "pending", None) is not None:
         yield
         return
-    _local.pending = pending = []
+    pending: list[tuple[str, Sequence[Any]]] = []
+    _local.pending = pending
     try:
         yield
     finally:

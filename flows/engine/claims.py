@@ -137,7 +137,7 @@ def model_from_row[M: Model](model: type[M], values: dict[str, Any], prefix: str
     fields = model._meta.concrete_fields
     converted = []
     for f in fields:
-        value = values[prefix + f.column]
+        value = values[prefix + str(f.column)]
         for converter in f.get_db_converters(connection):
             value = converter(value, f, connection)
         converted.append(value)

@@ -498,7 +498,7 @@ def _lock_adding(run_id: Any, usage: Any) -> Run:
         row = cursor.fetchone()
     if row is None:
         raise Run.DoesNotExist(f"run {run_id} does not exist")
-    values = {f.column: value for f, value in zip(Run._meta.concrete_fields, row, strict=True)}
+    values = {str(f.column): value for f, value in zip(Run._meta.concrete_fields, row, strict=True)}
     return claims.model_from_row(Run, values)
 
 
