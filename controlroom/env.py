@@ -381,6 +381,8 @@ class Env:
     reconcile_every_seconds: float
     step_time_limit_seconds: float
     database_retry_seconds: float
+    eager_slice_seconds: float
+    eager_chain_max: int
     visibility_timeout_seconds: float
     # Secrets: Fernet keys, the first encrypts and all decrypt. Empty means the key file in
     # ``data_dir`` (made by `make run`), read at first use.
@@ -432,6 +434,8 @@ def load() -> Env:
         reconcile_every_seconds=_float("CONTROLROOM_RECONCILE_EVERY_SECONDS", 2.0),
         step_time_limit_seconds=_float("CONTROLROOM_STEP_TIME_LIMIT_SECONDS", 300.0),
         database_retry_seconds=_float("CONTROLROOM_DATABASE_RETRY_SECONDS", 60.0),
+        eager_slice_seconds=_float("CONTROLROOM_EAGER_SLICE_SECONDS", 1.0),
+        eager_chain_max=_int("CONTROLROOM_EAGER_CHAIN_MAX", 50, minimum=0),
         visibility_timeout_seconds=_float("CONTROLROOM_VISIBILITY_TIMEOUT_SECONDS", 900.0),
         fernet_keys=_fernet_keys("CONTROLROOM_FERNET_KEYS"),
         memory_retention_days=_int("CONTROLROOM_MEMORY_RETENTION_DAYS", 90, minimum=1),

@@ -11,7 +11,6 @@ import contextlib
 import logging
 
 from celery import shared_task
-from django.conf import settings
 from django.db import transaction
 
 from flows.engine import reconciler, runner, runs
@@ -27,7 +26,7 @@ logger = logging.getLogger(__name__)
     ignore_result=True,
 )
 def step_execute_task(step_id: int) -> None:
-    runner.step_execute(step_id=step_id)
+    runner.step_execute(step_id=step_id, eager=True)
 
 
 @shared_task(
@@ -102,16 +101,6 @@ def approval_notice_send_task(notice_id: int) -> None:
         notices.notice_send(notice_id=notice_id)
 
 
-def _time_limits(step: Step) -> tuple[float, float]:
-    from flows.graph import for_version
-
-    ceiling = float(settings.CONTROLROOM["STEP_TIME_LIMIT_SECONDS"])
-    run = step.run
-    config = for_version(run.version_id, run.version.document).config(step.node_id)
-    soft = min(float(config.get("timeout_seconds", ceiling)), ceiling)
-    return soft, min(soft + 10, ceiling + 10)
-
-
 def enqueue_after_commit(step: Step) -> None:
     """Publish ``step`` once the transaction that queued it commits.
 
@@ -124,12 +113,14 @@ def enqueue_after_commit(step: Step) -> None:
 
     if dispatch.is_deferred():
         return
+    if runner.continue_here(step, runner.step_time_limits(step)):
+        return  # this worker runs it next, after the commit (eager continuation)
     publish_now(step)
 
 
 def publish_now(step: Step) -> None:
     """``enqueue_after_commit`` without the deferral check (the dispatcher's own publish)."""
-    soft, hard = _time_limits(step)
+    soft, hard = runner.step_time_limits(step)
 
     def publish() -> None:
         try:

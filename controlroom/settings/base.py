@@ -197,6 +197,11 @@ CONTROLROOM: dict[str, Any] = {
     # How long a worker keeps retrying a step's claim or completion while the database is
     # unreachable (flows.engine.runner.with_database); past it the reconciler takes over.
     "DATABASE_RETRY_SECONDS": ENV.database_retry_seconds,
+    # Eager continuation (flows.engine.runner.Continuation): a worker that completes a step
+    # runs the run's next step itself, while its task is younger than the slice and for at
+    # most this many steps; 0 turns it off (every step crosses the queue).
+    "EAGER_SLICE_SECONDS": ENV.eager_slice_seconds,
+    "EAGER_CHAIN_MAX": ENV.eager_chain_max,
     # Outbox delivery (agents.outbox): a message not delivered this long after its publish is
     # published again; a mail server refusing it this many times fails it for good.
     "OUTBOX_REDRIVE_AFTER_SECONDS": ENV.requeue_after_seconds,

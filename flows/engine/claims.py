@@ -73,7 +73,7 @@ WITH claimed AS (
 ), noted AS (
     INSERT INTO flows_runevent (run_id, step_id, kind, from_status, to_status, data, at)
     SELECT run_id, id, 'step.moved', %(queued)s, %(running)s,
-           jsonb_build_object('attempt', attempt), %(now)s
+           jsonb_build_object('attempt', attempt, 'continued', %(continued)s), %(now)s
     FROM claimed
 )
 SELECT {_columns(Step, "c", "")}, {_columns(Run, "r", "run__")},
@@ -92,15 +92,18 @@ FROM claimed AS c JOIN {Run._meta.db_table} AS r ON r.id = c.run_id
 """
 
 
-def claim(step_id: int, *, now: datetime) -> Claim | None:
+def claim(step_id: int, *, now: datetime, continued: bool = False) -> Claim | None:
     """Claim step ``step_id`` for one attempt; None when there is nothing to claim (not
-    queued, not due, attempts used up, its run ended or paused, or the kill switch is on)."""
+    queued, not due, attempts used up, its run ended or paused, or the kill switch is on).
+    ``continued``: claimed by the worker that completed its predecessor, without crossing
+    the queue (eager continuation); the history says so."""
     with connection.cursor() as cursor:
         cursor.execute(
             _SQL,
             {
                 "step_id": step_id,
                 "now": now,
+                "continued": continued,
                 "queued": StepStatus.QUEUED.value,
                 "running": StepStatus.RUNNING.value,
                 "succeeded": StepStatus.SUCCEEDED.value,
