@@ -8,9 +8,12 @@ refused keys are ignored, and JSON clients get an ``error`` frame naming them.
 
 Events reach the consumer from ``controlroom.bus`` as channel messages of type ``bus.event``.
 htmx clients (the default) are sent out-of-band HTML fragments rendered from the pages'
-partials; events are coalesced for ``FLUSH_DELAY`` seconds so a burst of step changes costs one
-render, and each fragment goes out as its own message. JSON clients (``?format=json``) get
-each event as it was published.
+partials, each fragment as its own message. A subscription renders as soon as its event
+arrives; the events that arrive while it renders go into its next render, so a burst costs a
+render per render time, not per event. A *paced* subscription (one that declares
+``min_interval``, see ``controlroom.live``) instead collects its events for
+``live.BURST_WINDOW`` and renders at most once per interval: pages where every run's events
+land. JSON clients (``?format=json``) get each event as it was published.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from controlroom import live
 
 logger = logging.getLogger(__name__)
 
-FLUSH_DELAY = 0.05
 MAX_SUBSCRIPTIONS = 20
 SEEN_EVENTS = 256
 #: Close code for a refused handshake's log line; the client sees an HTTP 403.
@@ -43,7 +45,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.subscriptions: dict[str, live.Subscription] = {}
         self.pending: dict[str, list[dict[str, Any]]] = {}
+        self.pending_since: dict[str, float] = {}
         self.rendered_at: dict[str, float] = {}
+        self.wake = asyncio.Event()
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.flusher: asyncio.Task[None] | None = None
         user = self.scope.get("user")
@@ -154,33 +158,53 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         if self.json_mode:
             await self.send_json(event)
             return
+        now = asyncio.get_running_loop().time()
         for key, subscription in self.subscriptions.items():
             if subscription.group in groups:
                 self.pending.setdefault(key, []).append(event)
-        if self.pending and (self.flusher is None or self.flusher.done()):
-            self.flusher = asyncio.create_task(self._flush())
+                self.pending_since.setdefault(key, now)
+        if self.pending:
+            self.wake.set()
+            if self.flusher is None or self.flusher.done():
+                self.flusher = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
+        """Render what is due, one batch at a time; sleep until the next paced subscription is
+        due or another event arrives."""
         while self.pending:
-            await asyncio.sleep(self._flush_delay())
-            batch, self.pending = self.pending, {}
+            due, wait = self._due()
+            if not due:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=wait)
+                continue
+            batch = {key: self.pending.pop(key) for key in due}
             now = asyncio.get_running_loop().time()
-            self.rendered_at.update(dict.fromkeys(batch, now))
+            for key in due:
+                del self.pending_since[key]
+                self.rendered_at[key] = now
             fragments = await database_sync_to_async(self._render)(batch)
             with contextlib.suppress(Exception):  # the socket closed meanwhile
                 await self._send_fragments(fragments)
 
-    def _flush_delay(self) -> float:
-        """``FLUSH_DELAY``, or longer while a pending subscription that declares a
-        ``min_interval`` (seconds between renders: an expensive page under a steady stream of
-        events) rendered too recently; what arrives meanwhile joins the same batch."""
+    def _due(self) -> tuple[list[str], float]:
+        """The pending keys to render now, or else how long until the first of them is due."""
         now = asyncio.get_running_loop().time()
-        waits = [
-            getattr(self.subscriptions.get(key), "min_interval", 0.0)
-            - (now - self.rendered_at.get(key, float("-inf")))
-            for key in self.pending
-        ]
-        return max([FLUSH_DELAY, *waits])
+        due_at = {key: self._due_at(key) for key in self.pending}
+        due = [key for key, at in due_at.items() if at <= now]
+        return due, 0.0 if due else min(due_at.values()) - now
+
+    def _due_at(self, key: str) -> float:
+        """When ``key``'s pending events render: at once, unless its subscription is paced
+        (``min_interval``): then ``live.BURST_WINDOW`` after its first pending event and
+        ``min_interval`` after its previous render, whichever is later."""
+        interval = getattr(self.subscriptions.get(key), "min_interval", 0.0)
+        if not interval:
+            return float("-inf")
+        return max(
+            self.pending_since[key] + live.BURST_WINDOW,
+            self.rendered_at.get(key, float("-inf")) + interval,
+        )
 
     def _render(self, batch: dict[str, list[dict[str, Any]]]) -> list[str]:
         fragments: list[str] = []

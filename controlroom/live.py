@@ -14,9 +14,13 @@ the same partial templates the page renders; each is sent as its own websocket m
 the browser parses a message as one piece of HTML and table rows only parse as the first element
 of their piece. Both run in a worker thread
 (``database_sync_to_async``), one call at a time per connection, so a subscription may keep
-state (which rows the page holds) without locks. A subscription whose render is costly may
-declare ``min_interval`` (seconds): the consumer then renders it at most that often, batching
-the events in between.
+state (which rows the page holds) without locks.
+
+A subscription renders as soon as its event arrives (events arriving meanwhile join its next
+render): a page about one object, such as a run, shows each change at once. A subscription
+where every run's events land (lists, the home page) declares ``min_interval`` (seconds) and is
+*paced*: its first event waits ``BURST_WINDOW`` for the rest of its burst (one commit's events
+arrive as several messages), and it renders at most once per ``min_interval``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any, Protocol
 from controlroom.roles import Capability, can
 
 MAX_KEY_LENGTH = 100
+#: How long a paced subscription's first event waits for the rest of its burst (seconds).
+BURST_WINDOW = 0.05
 
 
 class Subscription(Protocol):

@@ -76,6 +76,8 @@ def _delete(element_id: str, *, tag: str = "div") -> str:
 
 
 class RunPage:
+    """One run: not paced, each change is rendered as soon as its event arrives."""
+
     def __init__(self, run: Run, *, user: Any, rev: int | None) -> None:
         self.run_id = run.id
         self.group = f"run.{run.id}"
@@ -143,7 +145,10 @@ def open_run(argument: str, user: Any, params: Mapping[str, str]) -> RunPage | N
 
 
 class RunList:
-    """The runs list (all flows, or one flow's), first page or an older one."""
+    """The runs list (all flows, or one flow's), first page or an older one. Every run of its
+    flows lands here: paced."""
+
+    min_interval = live.BURST_WINDOW
 
     def __init__(
         self, *, group: str, user: Any, flow: Flow | None, status: str, cursor: str, limit: int
@@ -227,9 +232,11 @@ def open_flow(argument: str, user: Any, params: Mapping[str, str]) -> RunList | 
 
 
 class InboxBadge:
-    """The navigation badge: what waits on this user, recounted when an approval changes."""
+    """The navigation badge: what waits on this user, recounted when an approval changes.
+    Every approval lands here: paced."""
 
     group = "inbox"
+    min_interval = live.BURST_WINDOW
 
     def __init__(self, *, user: Any) -> None:
         self.user = user
@@ -255,9 +262,10 @@ class InboxPage:
     """The inbox list of one user with the page's filters: a new approval the user may see is
     inserted at its place in the deadline order, one decided (or moved away from the user) is
     removed, a changed one is redrawn. The detail pane refreshes itself when its row changes
-    (``static/js/inbox.js``)."""
+    (``static/js/inbox.js``). Every approval lands here: paced."""
 
     group = "inbox"
+    min_interval = live.BURST_WINDOW
 
     def __init__(self, *, user: Any, filters: InboxFilters, open_id: int | None, version: str):
         self.user = user
@@ -337,7 +345,10 @@ def open_approvals(argument: str, user: Any, params: Mapping[str, str]) -> Inbox
 
 
 class FlowsHome:
+    """The flows list. Every run lands here: paced."""
+
     group = "home"
+    min_interval = live.BURST_WINDOW
 
     def __init__(self, *, user: Any) -> None:
         self.user = user

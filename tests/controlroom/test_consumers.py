@@ -21,7 +21,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
-from controlroom import bus
+from controlroom import bus, live
 from controlroom.accounts import user_ensure
 from controlroom.consumers import EventsConsumer
 from controlroom.roles import Role
@@ -215,6 +215,28 @@ def test_a_step_change_sends_its_timeline_row_and_the_node_state(viewer: Any, ru
             'id="node-first" class="node node-agent state-succeeded" data-state="succeeded"' in html
         )
         assert 'id="run-header"' in html
+        await communicator.disconnect()
+
+    scenario(body)
+
+
+def test_a_run_page_renders_a_change_at_once_while_a_paced_list_waits(
+    viewer: Any, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run page is not paced: with the burst window stretched to a minute its frame still
+    comes, and the paced runs list on the same socket does not hold it back."""
+    monkeypatch.setattr(live, "BURST_WINDOW", 60.0)
+
+    async def body() -> None:
+        rev = await database_sync_to_async(selectors.run_rev)(run_id=run.id)
+        communicator = connect_to(viewer, f"subscribe=run.{run.id},runs&rev={rev}")
+        assert (await communicator.connect())[0]
+        synced = "\n".join(await frames(communicator))
+        assert f'id="run-row-{run.id}"' in synced  # the list's rows; the run page is current
+        step = await database_sync_to_async(execute_next_step)(run)
+        html = "\n".join(await frames(communicator))
+        assert re.search(rf'<details id="step-{step.id}" [^>]*data-state="succeeded"', html)
+        assert "run-row-" not in html  # the list waits out its window
         await communicator.disconnect()
 
     scenario(body)
