@@ -154,15 +154,20 @@ def _json(value: Any) -> Any:
 _VERSIONS: dict[int, FlowVersion] = {}
 
 
+def version_get(version_id: int) -> FlowVersion:
+    """A flow version, read once per process: versions are immutable once saved (the engine
+    reads only their document and frozen agents)."""
+    version = _VERSIONS.get(version_id)
+    if version is None:
+        version = FlowVersion.objects.get(id=version_id)
+        if len(_VERSIONS) > 512:
+            _VERSIONS.clear()
+        _VERSIONS[version_id] = version
+    return version
+
+
 def attach_version(run: Run) -> Run:
-    """Give ``run`` its ``version`` without a query after the first time in this process:
-    versions are immutable once saved (the engine reads only their document and agents)."""
+    """Give ``run`` its ``version`` without a query after the first time in this process."""
     if "version" not in run._state.fields_cache:
-        version = _VERSIONS.get(run.version_id)
-        if version is None:
-            version = FlowVersion.objects.get(id=run.version_id)
-            if len(_VERSIONS) > 512:
-                _VERSIONS.clear()
-            _VERSIONS[run.version_id] = version
-        run.version = version
+        run.version = version_get(run.version_id)
     return run

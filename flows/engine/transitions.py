@@ -8,7 +8,6 @@ the caller lost a race and must not act), is checked against ``flows.states``, a
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -31,13 +30,27 @@ from flows.states import (
     check_step_transition,
 )
 
+_FACTS: dict[str, tuple[str, str]] = {}
 
-@lru_cache(maxsize=8192)
-def _run_facts(run_id: UUID | str) -> tuple[str, str]:
+
+def _run_facts(run_id: UUID | str, run: Run | None = None) -> tuple[str, str]:
     """(flow slug, subject) of a run, for its audit rows: both are fixed when the run starts,
-    so each worker process looks a run up once, not once per transition."""
-    row = Run.objects.filter(id=run_id).values_list("flow__slug", "subject").first()
-    return (row[0], row[1]) if row else ("", "")
+    so each process looks a run up at most once — not at all when the caller has the run
+    with its version (the slug is the version document's)."""
+    key = str(run_id)
+    facts = _FACTS.get(key)
+    if facts is not None:
+        return facts
+    version = run._state.fields_cache.get("version") if run is not None else None
+    if run is not None and version is not None and version.document.get("slug"):
+        facts = (str(version.document["slug"]), run.subject)
+    else:
+        row = Run.objects.filter(id=run_id).values_list("flow__slug", "subject").first()
+        facts = (row[0], row[1]) if row else ("", "")
+    if len(_FACTS) > 8192:
+        _FACTS.clear()
+    _FACTS[key] = facts
+    return facts
 
 
 def _audit(
@@ -52,9 +65,12 @@ def _audit(
     kind: str = "transition",
     actor: Any = None,
     reason: str = "",
+    run: Run | None = None,
 ) -> None:
     """The audit row of one transition, in the transaction that makes it (one INSERT)."""
-    flow_slug, subject = _run_facts(run_id)
+    if run is None and step is not None:
+        run = step._state.fields_cache.get("run")
+    flow_slug, subject = _run_facts(run_id, run)
     facts: dict[str, Any] = {"from": src or None, "to": to}
     if step is not None:
         facts["node"] = step.node_id
@@ -207,6 +223,7 @@ def run_create(**fields: Any) -> Run:
     _history(run_id=run.id, kind="run.created", to=RunStatus.QUEUED)
     _audit(
         "run.created",
+        run=run,
         run_id=run.id,
         to=RunStatus.QUEUED,
         actor=run.created_by if run.created_by_id else None,
@@ -234,7 +251,7 @@ def run_move(run: Run, to: RunStatus, *, data: dict[str, Any] | None = None, **f
     _history(run_id=run.id, kind="run.moved", src=src, to=to, data=data)
     if to in RUN_TERMINAL:
         roi_facts.fact_run_finished(run)
-    _audit("run.moved", run_id=run.id, src=src, to=to, data=data)
+    _audit("run.moved", run=run, run_id=run.id, src=src, to=to, data=data)
     bus.publish(_run_event(run))
     return True
 

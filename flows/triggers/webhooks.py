@@ -24,7 +24,7 @@ from django.utils import timezone
 from agents import secrets
 from agents.audit import audit_record
 from controlroom import jsondata
-from flows.engine import runs
+from flows.engine import claims, runs
 from flows.models import Flow, Run, WebhookSecret
 from flows.triggers import signing
 
@@ -84,6 +84,8 @@ def webhook_secret_issue(*, flow: Flow | None, overlap_seconds: int = 86_400) ->
         value = "whsec_" + pysecrets.token_urlsafe(32)
         secrets.secret_set(name=name, value=value, description="webhook signing secret")
         WebhookSecret.objects.create(flow=flow, number=number, name=name)
+        forget_secrets(flow)  # now, and once more when the change is visible to others
+        transaction.on_commit(lambda: forget_secrets(flow))
         audit_record(
             kind="config",
             action="webhook_secret.issued",
@@ -94,16 +96,35 @@ def webhook_secret_issue(*, flow: Flow | None, overlap_seconds: int = 86_400) ->
     return IssuedSecret(name, number, value, deadline if number > 1 else None)
 
 
+#: How long a process keeps an endpoint's secrets before reading them again. Expiry is checked
+#: on every request; a change made by another process (a rotation moving an old secret's
+#: deadline, a new secret) is seen within this time.
+SECRETS_TTL_SECONDS = 5.0
+_SECRETS: dict[int | None, tuple[float, list[tuple[Any, str]]]] = {}
+
+
 def accepted_secrets(flow: Flow | None) -> list[str]:
+    """The secrets ``flow``'s endpoint accepts now (None: the outcomes endpoint). Read and
+    decrypted at most every ``SECRETS_TTL_SECONDS`` per process: intake under load must not
+    pay two queries and a decryption per request."""
+    key = flow.id if flow is not None else None
+    cached = _SECRETS.get(key)
+    if cached is None or time.monotonic() - cached[0] > SECRETS_TTL_SECONDS:
+        rows = []
+        for row in WebhookSecret.objects.filter(flow=flow):
+            try:
+                rows.append((row.expires_at, secrets.secret_reveal(row.name)))
+            except secrets.SecretMissing:
+                continue
+        cached = (time.monotonic(), rows)
+        _SECRETS[key] = cached
     now = timezone.now()
-    rows = WebhookSecret.objects.filter(flow=flow).exclude(expires_at__lte=now)
-    values = []
-    for row in rows:
-        try:
-            values.append(secrets.secret_reveal(row.name))
-        except secrets.SecretMissing:
-            continue
-    return values
+    return [value for expires_at, value in cached[1] if expires_at is None or expires_at > now]
+
+
+def forget_secrets(flow: Flow | None) -> None:
+    """Drop this process's copy of an endpoint's secrets (after issuing or revoking one)."""
+    _SECRETS.pop(flow.id if flow is not None else None, None)
 
 
 # --- receiving --------------------------------------------------------------------------------
@@ -168,18 +189,21 @@ def webhook_run_start(*, flow: Flow, inbound: Inbound) -> tuple[Run, bool]:
     """Verify and accept a webhook for ``flow``: returns ``(run, created)``; a repeated event
     returns the original run and creates nothing. The run's first steps are handed to the
     workers by the batched dispatcher (no Celery publish here). Raises ``WebhookError``."""
-    version = flow.live_version or flow.versions.order_by("-number").first()
+    if flow.live_version_id is not None:
+        version = claims.version_get(flow.live_version_id)  # immutable: cached per process
+    else:
+        version = flow.versions.order_by("-number").first()
     trigger = (version.document.get("trigger") or {}) if version else {}
     if trigger.get("type") != "webhook":
         raise WebhookError(404, "not_found", f"flow {flow.slug!r} has no webhook trigger")
     body, signature = _verified_body(inbound, flow)
     key = _dedupe_key(inbound, signature)
-    existing = Run.objects.filter(flow=flow, idempotency_key=key).first()
-    if existing is not None:
-        return existing, False
     data = _parse(body)
     try:
-        return runs.run_start(flow=flow, input=data, idempotency_key=key, defer_publish=True)
+        # A repeated event finds its original run there (by the key), and creates nothing.
+        return runs.run_start(
+            flow=flow, input=data, version=version, idempotency_key=key, defer_publish=True
+        )
     except runs.RunError as exc:
         raise WebhookError(400, exc.code, exc.message) from None
 
