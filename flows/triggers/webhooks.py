@@ -25,7 +25,7 @@ from agents import secrets
 from agents.audit import audit_record
 from controlroom import jsondata
 from flows.engine import claims, runs
-from flows.models import Flow, Run, WebhookSecret
+from flows.models import Flow, FlowVersion, Run, WebhookSecret
 from flows.triggers import signing
 
 MAX_DEPTH = 32
@@ -189,6 +189,7 @@ def webhook_run_start(*, flow: Flow, inbound: Inbound) -> tuple[Run, bool]:
     """Verify and accept a webhook for ``flow``: returns ``(run, created)``; a repeated event
     returns the original run and creates nothing. The run's first steps are handed to the
     workers by the batched dispatcher (no Celery publish here). Raises ``WebhookError``."""
+    version: FlowVersion | None
     if flow.live_version_id is not None:
         version = claims.version_get(flow.live_version_id)  # immutable: cached per process
     else:
