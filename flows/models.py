@@ -57,11 +57,12 @@ class FlowVersion(models.Model):
 
 class Run(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs")
+    # Indexed by (flow, -created_at) below, which serves lookups by flow alone too.
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs", db_index=False)
     version = models.ForeignKey(FlowVersion, on_delete=models.PROTECT, related_name="runs")
     status = models.CharField(max_length=20, choices=choices(RunStatus), default=RunStatus.QUEUED)
     input = models.JSONField(default=dict)
-    subject = models.CharField(max_length=300, blank=True, db_index=True)
+    subject = models.CharField(max_length=300, blank=True)  # indexed in Meta (no LIKE index)
     output = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     # Retries: a new run linked to the failed one; the root names idempotency keys.
@@ -87,6 +88,7 @@ class Run(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["flow", "-created_at"]),
+            models.Index(fields=["subject"], name="run_subject_idx"),
             models.Index(fields=["status"]),
             models.Index(fields=["finished_at"], name="run_finished_at_idx"),
         ]
@@ -116,7 +118,8 @@ class Step(models.Model):
     racing predecessors from starting the same node twice.
     """
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    # No index of its own: ``step_unique_activation`` (run, node, scope) leads with it.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
     node_id = models.CharField(max_length=64)
     node_type = models.CharField(max_length=20)
     scope = models.CharField(max_length=500, blank=True, default="")
@@ -202,7 +205,8 @@ class RunEvent(models.Model):
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Not indexed: history is read by run (or step), never across runs by time.
+    at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
