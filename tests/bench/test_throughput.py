@@ -1,93 +1,54 @@
-"""Engine throughput against the raw cost of a Celery hop, measured in the same run.
+"""Engine throughput on many five-step runs against raw Celery hops, same workers, same run.
 
-Seeds nothing synthetic: every run goes through the engine on real worker processes. The
-comparator is the same number of hops as bare Celery tasks (`controlroom.echo`) on the same
-workers, so the ratio, not the absolute number, is what carries across noisy machines.
-Run with `make bench`; results are printed and appended to `.data/bench/throughput.md`.
+Subject: ``BENCH_THROUGHPUT_RUNS`` runs of a 5-step scripted agent chain started at once on
+`make run`-shaped workers; steps per second from the first start to the last ``finished_at``.
+Comparator: as many Celery chains of 5 bare tasks (``bench.hop``) published at once on the
+same worker processes; hops per second. Alternating rounds (``BENCH_THROUGHPUT_ROUNDS``);
+medians. Seeds nothing synthetic. Target: ours ≥ 1x the raw hops.
 """
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
-from pathlib import Path
-
 import pytest
-import redis
-from django.conf import settings
 
-from controlroom.tasks import echo_task
-from flows.engine import runs
-from flows.models import Run
-from tests.support.flows import document, node, save, scripted
-from tests.support.wait import wait_for
+from tests.bench import harness
+from tests.bench.engine import chain_flow, engine_runs, raw_chains
 
 # committed rows: the runs execute on real worker processes with their own connections
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(1800)]
 
-RUNS = int(os.environ.get("BENCH_RUNS", "200"))
+RUNS = harness.int_knob("BENCH_THROUGHPUT_RUNS", 200)
+ROUNDS = harness.int_knob("BENCH_THROUGHPUT_ROUNDS", 2)
 STEPS = 5
 
 
-def _chain_flow() -> dict:
-    return document(
-        "bench-chain",
-        [node(f"s{i}", "agent", agent="fast") for i in range(STEPS)],
-        [(f"s{i}", f"s{i + 1}") for i in range(STEPS - 1)],
-        agents=[scripted("fast", "ok")],
+def test_five_step_throughput_against_raw_celery_hops(engine_stack: object) -> None:
+    bench = harness.Benchmark(
+        "throughput",
+        f"5-step throughput: {RUNS} runs x {STEPS} agent steps vs {RUNS} raw chains x {STEPS}",
+        settings={"runs": RUNS, "steps": STEPS, "rounds": ROUNDS},
     )
-
-
-def _raw_hops(count: int) -> float:
-    marker = uuid.uuid4().hex
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    started = time.perf_counter()
-    for _ in range(count):
-        echo_task.delay(marker)
-    wait_for(
-        lambda: int(client.get(f"echo:{marker}") or 0) >= count,
-        timeout=600,
-        interval=0.05,
-        message="echo tasks",
+    flow = chain_flow("bench-throughput", STEPS)
+    raw_chains(20, STEPS)  # warm both paths
+    engine_runs(flow, 10)
+    rounds = harness.alternate(
+        ROUNDS,
+        lambda _: RUNS * STEPS / raw_chains(RUNS, STEPS),
+        lambda _: RUNS * STEPS / engine_runs(flow, RUNS),
     )
-    return time.perf_counter() - started
-
-
-def _engine(count: int) -> float:
-    flow = save(_chain_flow())
-    started = time.perf_counter()
-    for _ in range(count):
-        runs.run_start(flow=flow, input={})
-    wait_for(
-        lambda: Run.objects.filter(flow=flow, status="succeeded").count() >= count,
-        timeout=900,
-        interval=0.2,
-        message="bench runs",
+    bench.rounds, bench.order = rounds.count, rounds.order
+    ours = harness.percentile(rounds.ours, 50)
+    bench.add(
+        harness.Measure(
+            f"{STEPS}-step runs, steps/s",
+            "/s",
+            ours=ours,
+            comparator=harness.percentile(rounds.comparator, 50),
+            comparator_label="raw Celery hops",
+            target=harness.Target("ratio", ">=", 1.0),
+            ours_samples=rounds.ours,
+            comparator_samples=rounds.comparator,
+            note=f"{ours / STEPS:.1f} runs/s",
+        )
     )
-    elapsed = time.perf_counter() - started
-    assert not Run.objects.filter(flow=flow, status="failed").exists()
-    return elapsed
-
-
-def test_engine_throughput_against_raw_celery_hops(celery_worker_factory, celery_beat):
-    celery_worker_factory(concurrency=2)
-    _raw_hops(50)  # warm the pool
-    hop_seconds = _raw_hops(RUNS * STEPS)
-    engine_seconds = _engine(RUNS)
-    rows = [
-        ("raw Celery hops", RUNS * STEPS / hop_seconds, "hops/s"),
-        (f"{STEPS}-step flows", RUNS / engine_seconds, "flows/s"),
-        (f"{STEPS}-step flows, steps", RUNS * STEPS / engine_seconds, "steps/s"),
-    ]
-    ratio = (RUNS * STEPS / engine_seconds) / (RUNS * STEPS / hop_seconds)
-    table = ["| measure | value | unit |", "|---|---:|---|"]
-    table += [f"| {name} | {value:.1f} | {unit} |" for name, value, unit in rows]
-    table.append(f"| engine steps/s ÷ raw hops/s | {ratio:.2f} | ratio |")
-    report = "\n".join(table)
-    print(f"\n{RUNS} runs x {STEPS} steps, 1 worker x 2 processes\n{report}")
-    out = Path(settings.BASE_DIR) / ".data" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "throughput.md").open("a") as handle:
-        handle.write(f"\n{time.strftime('%Y-%m-%d %H:%M')} — {RUNS} runs\n{report}\n")
-    assert ratio > 0.05  # the engine's bookkeeping must not dwarf the hop itself
+    bench.save()
