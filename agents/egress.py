@@ -30,13 +30,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-import httpx
 from django.conf import settings
 
 from controlroom.env import EgressAllow, EgressEnv
+
+if TYPE_CHECKING:
+    import httpx
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -403,6 +405,10 @@ def _exchange(
     hop: _Hop, address: IpAddress, *, limits: EgressEnv, deadline: float, verify: Any
 ) -> _Received:
     """One request to ``address`` with ``hop``'s name in ``Host`` and SNI; body size-limited."""
+    # Imported here: httpx (with the CLI it pulls in) is slow to import, and only the
+    # processes that make requests need it.
+    import httpx
+
     left = _remaining(deadline)
     timeout = httpx.Timeout(
         connect=min(limits.connect_timeout_seconds, left),

@@ -11,7 +11,9 @@ of it decides anything: a tool's category, and so what policies do with it, is t
 ``category``, set by an admin.
 
 The SDK is async and the Celery worker is sync: every call runs on a fresh event loop, under
-``CONTROLROOM_MCP_TIMEOUT_SECONDS``, and nothing touches the database inside the loop.
+``CONTROLROOM_MCP_TIMEOUT_SECONDS``, and nothing touches the database inside the loop. The SDK
+(with pydantic models for every protocol version) is imported at the first call: it is slow to
+import and most processes — the web server, the scheduler, ``manage.py`` — never call it.
 """
 
 from __future__ import annotations
@@ -24,27 +26,26 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
-import httpx2
 import jsonschema
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
-from mcp import Client, MCPError, StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult, Implementation
 
 from agents.models import McpServer, McpTool
 from agents.redaction import redact, redact_value
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp_types import CallToolResult
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 MAX_DESCRIPTION_CHARS = 4000
 MAX_PAGES = 50
 IDEMPOTENCY_META_KEY = "dev.controlroom/idempotency-key"
-CLIENT_INFO = Implementation(name="controlroom", version="1")
+CLIENT_NAME, CLIENT_VERSION = "controlroom", "1"
 
 
 class McpServerError(Exception):
@@ -175,6 +176,8 @@ def _run[T](work: Callable[[], Awaitable[T]], *, timeout: float) -> T:
     In a thread that already runs a loop (an async view), the loop runs in a helper thread.
     """
 
+    import anyio
+
     async def bounded() -> T:
         with anyio.fail_after(timeout):
             return await work()
@@ -226,11 +229,14 @@ def _listed(name: str, description: str | None, schema: Any) -> ListedTool:
 
 
 async def _with_client[T](connection: Connection, work: Callable[[Client], Awaitable[T]]) -> T:
+    from mcp import Client
+    from mcp_types import Implementation
+
     async with _transport(connection) as transport:
         client = Client(
             transport,
             read_timeout_seconds=mcp_timeout(),
-            client_info=CLIENT_INFO,
+            client_info=Implementation(name=CLIENT_NAME, version=CLIENT_VERSION),
             cache=None,
         )
         async with client:
@@ -240,6 +246,10 @@ async def _with_client[T](connection: Connection, work: Callable[[Client], Await
 @asynccontextmanager
 async def _transport(connection: Connection) -> AsyncIterator[Any]:
     """The SDK transport: a spawned process (its stderr kept aside), or streamable HTTP."""
+    import httpx2
+    from mcp import StdioServerParameters, stdio_client
+    from mcp.client.streamable_http import streamable_http_client
+
     if connection.transport == McpServer.Transport.STDIO:
         parameters = StdioServerParameters(command=connection.command, args=list(connection.args))
         with tempfile.TemporaryFile("w+") as errlog:
@@ -293,6 +303,9 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 def _classified(exc: BaseException, *, timeout: float) -> BaseException:
     """One of ours for whatever the SDK raised: transient for time and transport trouble."""
+    import httpx2
+    from mcp import MCPError
+
     leaves = _leaves(exc)
     for leaf in leaves:
         if isinstance(leaf, McpServerError):

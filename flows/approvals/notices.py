@@ -13,7 +13,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -148,6 +147,8 @@ def _webhook(subject: str, body: str) -> bool:
     if not url:
         return False
     # The URL is the administrator's configuration, not a model's choice: no egress allowlist.
+    import httpx  # slow to import; only a process that sends a notice needs it
+
     try:
         response = httpx.post(
             url, json={"text": f"*{subject}*\n{body}"}, timeout=WEBHOOK_TIMEOUT_SECONDS
