@@ -262,7 +262,8 @@ def test_start_to_first_demo_run_and_idle_memory(make_run: Stack) -> None:
         )
     )
     bench.notes.append(
-        "The demo run's own scripted model latencies (about 1.3 s in all) are part of the time; "
+        "The demo run's own scripted model latencies (its agents answer after 300-400 ms "
+        "each) are part of the time; "
         "the supervisor's output is in .data/bench/make_run.log."
     )
     bench.extra = {
