@@ -527,18 +527,29 @@ def _check_reachable(graph: Graph, document: dict[str, Any], problems: list[Prob
             )
 
 
-_CACHE: dict[int, Graph] = {}
+_CACHE: dict[tuple[str, ...], Graph] = {}
+
+
+def row_key(row_id: int | None) -> tuple[str, ...]:
+    """A process cache's key for a row: its id within the database the ORM talks to now
+    (a process that points at another database, as some tests do, must not find the other
+    database's row under the same id)."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    return (str(settings["HOST"]), str(settings["PORT"]), str(settings["NAME"]), str(row_id))
 
 
 def for_version(version_id: int, document: dict[str, Any]) -> Graph:
     """The compiled graph of a stored flow version. Versions are immutable and were validated
     when saved, so the graph is computed once per process and version."""
-    graph = _CACHE.get(version_id)
+    key = row_key(version_id)
+    graph = _CACHE.get(key)
     if graph is None:
         graph, problems = build(document)
         if problems:
             raise ValueError("; ".join(f"{p.pointer}: {p.message}" for p in problems))
         if len(_CACHE) > 512:
             _CACHE.clear()
-        _CACHE[version_id] = graph
+        _CACHE[key] = graph
     return graph

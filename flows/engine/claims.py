@@ -24,6 +24,7 @@ from django.db.models import Model
 from agents.models import Policy
 from agents.policies import PolicySpec
 from flows.engine import context
+from flows.graph import row_key
 from flows.killswitch_models import KillSwitch
 from flows.models import FlowVersion, Run, Step
 from flows.states import RunStatus, StepStatus
@@ -151,18 +152,19 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
-_VERSIONS: dict[int, FlowVersion] = {}
+_VERSIONS: dict[tuple[str, ...], FlowVersion] = {}
 
 
 def version_get(version_id: int) -> FlowVersion:
     """A flow version, read once per process: versions are immutable once saved (the engine
     reads only their document and frozen agents)."""
-    version = _VERSIONS.get(version_id)
+    key = row_key(version_id)
+    version = _VERSIONS.get(key)
     if version is None:
         version = FlowVersion.objects.get(id=version_id)
         if len(_VERSIONS) > 512:
             _VERSIONS.clear()
-        _VERSIONS[version_id] = version
+        _VERSIONS[key] = version
     return version
 
 

@@ -25,6 +25,7 @@ from agents import secrets
 from agents.audit import audit_record
 from controlroom import jsondata
 from flows.engine import claims, runs
+from flows.graph import row_key
 from flows.models import Flow, FlowVersion, Run, WebhookSecret
 from flows.triggers import signing
 
@@ -100,14 +101,14 @@ def webhook_secret_issue(*, flow: Flow | None, overlap_seconds: int = 86_400) ->
 #: on every request; a change made by another process (a rotation moving an old secret's
 #: deadline, a new secret) is seen within this time.
 SECRETS_TTL_SECONDS = 5.0
-_SECRETS: dict[int | None, tuple[float, list[tuple[Any, str]]]] = {}
+_SECRETS: dict[tuple[str, ...], tuple[float, list[tuple[Any, str]]]] = {}
 
 
 def accepted_secrets(flow: Flow | None) -> list[str]:
     """The secrets ``flow``'s endpoint accepts now (None: the outcomes endpoint). Read and
     decrypted at most every ``SECRETS_TTL_SECONDS`` per process: intake under load must not
     pay two queries and a decryption per request."""
-    key = flow.id if flow is not None else None
+    key = row_key(flow.id if flow is not None else None)
     cached = _SECRETS.get(key)
     if cached is None or time.monotonic() - cached[0] > SECRETS_TTL_SECONDS:
         rows = []
@@ -124,7 +125,7 @@ def accepted_secrets(flow: Flow | None) -> list[str]:
 
 def forget_secrets(flow: Flow | None) -> None:
     """Drop this process's copy of an endpoint's secrets (after issuing or revoking one)."""
-    _SECRETS.pop(flow.id if flow is not None else None, None)
+    _SECRETS.pop(row_key(flow.id if flow is not None else None), None)
 
 
 # --- receiving --------------------------------------------------------------------------------

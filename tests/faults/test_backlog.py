@@ -30,7 +30,8 @@ def test_an_orphaned_step_comes_back_on_time_behind_a_backlog(
 ) -> None:
     celery_worker_factory(queues="steps", concurrency=2, hostname="steps@%h")
     celery_worker_factory(queues="control", concurrency=1, hostname="control@%h")
-    work = node("work", "tool", tool="counted_sleep", args={"seconds": 0.05})
+    # Long enough that 200 of them take ~25 s on two processes: the backlog outlasts recovery.
+    work = node("work", "tool", tool="counted_sleep", args={"seconds": 0.25})
     flow = save(document("backlog", [work], []))
     for _ in range(BACKLOG):
         runs.run_start(flow=flow, input={})
