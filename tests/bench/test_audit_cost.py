@@ -20,6 +20,7 @@ from agents.audit import audit_record, audit_seal, audit_verify
 from agents.models import AuditEvent
 from flows.engine import runs, transitions
 from flows.models import RunEvent
+from tests.bench import harness
 from tests.support.flows import document, drive, node, save, scripted
 
 # committed rows: the timed engine transactions must really commit, as in production
@@ -60,13 +61,15 @@ def test_audit_cost_per_transition(monkeypatch: pytest.MonkeyPatch) -> None:
     _runs(3)  # warm caches and connections
     transitions_per_run = AuditEvent.objects.count() / 3
     # Alternating rounds, so a neighbour's load on the shared machine hits both sides alike.
-    audited = bare = 0.0
     per_round = max(RUNS // ROUNDS, 1)
+    audited_ms: list[float] = []
+    bare_ms: list[float] = []
     for _ in range(ROUNDS):
-        audited += _runs(per_round)
         with monkeypatch.context() as patch:
             patch.setattr(transitions, "_audit", lambda *args, **kwargs: None)
-            bare += _runs(per_round)
+            bare_ms.append(_runs(per_round) / per_round * 1000)
+        audited_ms.append(_runs(per_round) / per_round * 1000)
+    audited, bare = sum(audited_ms) * per_round / 1000, sum(bare_ms) * per_round / 1000
     run, _ = runs.run_start(flow=save(document("bench-ref", [node("a", "end")], [])), input={})
     audit_cost = _inserts(
         INSERTS,
@@ -100,3 +103,32 @@ def test_audit_cost_per_transition(monkeypatch: pytest.MonkeyPatch) -> None:
         f"sealer {sealed / seal_seconds:,.0f} rows/s"
     )
     print(report)
+    bench = harness.Benchmark(
+        "audit_cost",
+        f"audit log on the hot path: {RUNS} runs x {STEPS} in-process agent steps",
+        settings={"runs": RUNS, "steps": STEPS, "rounds": ROUNDS, "inserts": INSERTS},
+    )
+    bench.rounds, bench.order = ROUNDS, ["comparator", "ours"] * ROUNDS
+    bench.add(
+        harness.Measure(
+            "time per run, audited",
+            "ms",
+            ours=harness.percentile(audited_ms, 50),
+            comparator=harness.percentile(bare_ms, 50),
+            comparator_label="audit switched off",
+            ours_samples=audited_ms,
+            comparator_samples=bare_ms,
+            note=f"{transitions_per_run:.1f} audited transitions per run",
+        )
+    )
+    bench.add(
+        harness.Measure(
+            "one audit row",
+            "µs",
+            ours=audit_cost / INSERTS * 1e6,
+            comparator=event_cost / INSERTS * 1e6,
+            comparator_label="one RunEvent insert",
+        )
+    )
+    bench.add(harness.Measure("sealer", "rows/s", ours=sealed / seal_seconds))
+    bench.save()

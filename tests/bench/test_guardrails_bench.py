@@ -17,6 +17,7 @@ import pytest
 
 from agents.models import Policy
 from flows.engine import runs
+from tests.bench import harness
 from tests.support.flows import document, drive, node, save, scripted
 
 # committed rows: the timed engine transactions must really commit, as in production
@@ -54,21 +55,41 @@ def _runs(count: int) -> float:
 
 def test_guardrails_cost_per_run() -> None:
     _runs(3)  # warm caches and connections
-    guarded = bare = 0.0
     per_round = max(RUNS // ROUNDS, 1)
+    guarded_ms: list[float] = []
+    bare_ms: list[float] = []
     for _ in range(ROUNDS):
-        bare += _runs(per_round)
+        bare_ms.append(_runs(per_round) / per_round * 1000)
         for index, (kind, verdict, config) in enumerate(POLICIES):
             Policy.objects.create(
                 slug=f"bench-{index}", name=kind, kind=kind, verdict=verdict, config=config
             )
-        guarded += _runs(per_round)
+        guarded_ms.append(_runs(per_round) / per_round * 1000)
         Policy.objects.all().delete()
     total = per_round * ROUNDS
+    guarded, bare = sum(guarded_ms) * per_round / 1000, sum(bare_ms) * per_round / 1000
     print(
         f"guardrails: {total} runs x {STEPS} agent steps; with {len(POLICIES)} policies "
         f"{guarded / total * 1000:.2f} ms/run vs none {bare / total * 1000:.2f} ms/run "
         f"(ratio {guarded / bare:.3f})"
     )
-    # Guarding every step, model call and answer must stay well under doubling a run.
-    assert guarded / bare < 1.8
+    bench = harness.Benchmark(
+        "guardrails",
+        f"guardrails: {total} runs x {STEPS} in-process agent steps, {len(POLICIES)} policies",
+        settings={"runs": RUNS, "steps": STEPS, "rounds": ROUNDS},
+    )
+    bench.rounds, bench.order = ROUNDS, ["comparator", "ours"] * ROUNDS
+    bench.add(
+        harness.Measure(
+            f"time per run, {len(POLICIES)} policies",
+            "ms",
+            ours=harness.percentile(guarded_ms, 50),
+            comparator=harness.percentile(bare_ms, 50),
+            comparator_label="no policy",
+            # Guarding every step, model call and answer must stay well under doubling a run.
+            target=harness.Target("ratio", "<=", 1.8),
+            ours_samples=guarded_ms,
+            comparator_samples=bare_ms,
+        )
+    )
+    bench.save()
