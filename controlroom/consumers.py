@@ -23,11 +23,12 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -183,9 +184,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             for key in due:
                 del self.pending_since[key]
                 self.rendered_at[key] = now
-            fragments = await database_sync_to_async(self._render)(batch)
-            with contextlib.suppress(Exception):  # the socket closed meanwhile
-                await self._send_fragments(fragments)
+            await database_sync_to_async(self._render)(batch)
 
     def _due(self) -> tuple[list[str], float]:
         """The pending keys to render now, or else how long until the first of them is due."""
@@ -206,23 +205,26 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             self.rendered_at.get(key, float("-inf")) + interval,
         )
 
-    def _render(self, batch: dict[str, list[dict[str, Any]]]) -> list[str]:
-        fragments: list[str] = []
+    def _render(self, batch: dict[str, list[dict[str, Any]]]) -> None:
+        """Render each key's events, in a worker thread, sending every fragment as soon as it
+        is made: the page gets the first change before the rest is rendered."""
+        send = async_to_sync(self._send_fragments)
         for key, events in batch.items():
             subscription = self.subscriptions.get(key)
-            if subscription is not None:
-                fragments += _safely(partial(subscription.render, events))
-        return fragments
+            if subscription is None:
+                continue
+            for html in _safely(partial(subscription.render, events)):
+                with contextlib.suppress(Exception):  # the socket closed meanwhile
+                    send([html])
 
 
-def _safely(render: Callable[[], list[str]]) -> list[str]:
+def _safely(render: Callable[[], Iterable[str]]) -> Iterator[str]:
     """A failed render loses one live update (the page still reloads correctly); it must not
-    close the socket."""
+    close the socket. Fragments made before the failure are kept."""
     try:
-        return list(render() or [])
+        yield from render() or ()
     except Exception:
         logger.exception("live render failed")
-        return []
 
 
 def _query_params(raw: bytes) -> dict[str, str]:

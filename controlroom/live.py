@@ -9,10 +9,11 @@ may not see it. Every subscription names the bus group its events arrive on.
 
 For htmx pages a subscription renders server-side HTML: ``sync()`` once when it opens (what
 changed between the page render and the socket opening) and ``render(events)`` for each batch
-of bus events since. Both return a list of out-of-band fragments (``hx-swap-oob``) made from
-the same partial templates the page renders; each is sent as its own websocket message, because
-the browser parses a message as one piece of HTML and table rows only parse as the first element
-of their piece. Both run in a worker thread
+of bus events since. Both return out-of-band fragments (``hx-swap-oob``) made from the same
+partial templates the page renders; each is sent as its own websocket message, because the
+browser parses a message as one piece of HTML and table rows only parse as the first element of
+their piece. ``render`` may yield its fragments: each is sent as soon as it is made, so a page
+shows its most direct change first, before the rest is rendered. Both run in a worker thread
 (``database_sync_to_async``), one call at a time per connection, so a subscription may keep
 state (which rows the page holds) without locks.
 
@@ -25,7 +26,7 @@ arrive as several messages), and it renders at most once per ``min_interval``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from controlroom.roles import Capability, can
@@ -40,7 +41,7 @@ class Subscription(Protocol):
 
     def sync(self) -> list[str]: ...
 
-    def render(self, events: Sequence[Mapping[str, Any]]) -> list[str]: ...
+    def render(self, events: Sequence[Mapping[str, Any]]) -> Iterable[str]: ...
 
 
 #: ``opener(argument, user, params)``: ``argument`` is the key after the first dot ("" if

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -102,32 +102,29 @@ class RunPage:
             _render(f"{RUN_DETAIL}#approvals", inbox.run_approvals_context(run, user=self.user)),
         ]
 
-    def render(self, events: Events) -> list[str]:
+    def render(self, events: Events) -> Iterator[str]:
+        """The changed steps' rows first (the change itself), then the graph's node states,
+        the header and the approvals panel: each goes out as soon as it is rendered."""
         run = selectors.run_get(run_id=self.run_id)
         if run is None:
-            return []
-        # Tokens and cost move with every step, the status with run events: always resend it.
-        parts = [_render(f"{RUN_DETAIL}#run_header", pages.run_header_context(run, user=self.user))]
+            return
         step_ids = sorted(_ids(events, "step.changed", "step_id"))
-        if step_ids:
-            parts.append(_render(f"{RUN_DETAIL}#graph", pages.run_graph_context(run)))
-        for step_id in step_ids:
-            step = selectors.step_get(step_id=step_id)
-            if step is None:
-                continue
+        for step in selectors.step_list(step_ids=step_ids):
             context = pages.step_row_context(step, run=run)
-            if step_id in self.known_steps:
-                parts.append(_render(f"{RUN_DETAIL}#step_row", context))
+            if step.id in self.known_steps:
+                yield _render(f"{RUN_DETAIL}#step_row", context)
             else:
-                self.known_steps.add(step_id)
-                parts.append(
-                    _insert("#timeline-rows", _render(f"{RUN_DETAIL}#step_row", context, oob=False))
-                )
+                self.known_steps.add(step.id)
+                row = _render(f"{RUN_DETAIL}#step_row", context, oob=False)
+                yield _insert("#timeline-rows", row)
+        if step_ids:
+            yield _render(f"{RUN_DETAIL}#graph", pages.run_graph_context(run))
+        # Tokens and cost move with every step, the status with run events: always resend it.
+        yield _render(f"{RUN_DETAIL}#run_header", pages.run_header_context(run, user=self.user))
         if _ids(events, "approval.changed", "approval_id"):
-            parts.append(
-                _render(f"{RUN_DETAIL}#approvals", inbox.run_approvals_context(run, user=self.user))
+            yield _render(
+                f"{RUN_DETAIL}#approvals", inbox.run_approvals_context(run, user=self.user)
             )
-        return parts
 
 
 def open_run(argument: str, user: Any, params: Mapping[str, str]) -> RunPage | None:

@@ -137,11 +137,8 @@ def graph_context(
 
 
 def run_graph_context(run: Run) -> dict[str, Any]:
-    return graph_context(
-        run.version,
-        states=selectors.node_states(run=run),
-        counts=selectors.node_step_counts(run=run),
-    )
+    states, counts = selectors.node_progress(run=run)
+    return graph_context(run.version, states=states, counts=counts)
 
 
 def scope_label(scope: str) -> str:

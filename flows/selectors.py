@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -122,14 +123,17 @@ def run_dict(run: Run, *, with_steps: bool = False) -> dict[str, Any]:
     return data
 
 
-def node_states(*, run: Run) -> dict[str, str]:
-    """The state to colour each node with: its latest step's status (loops show the last pass)."""
+def node_progress(*, run: Run) -> tuple[dict[str, str], dict[str, int]]:
+    """Each node's state to colour it with (its latest step's status: loops show the last
+    pass) and how many steps it has had (loop passes, map items), from one query."""
     states: dict[str, str] = {}
+    counts: dict[str, int] = {}
     for node_id, status in (
         Step.objects.filter(run=run).order_by("id").values_list("node_id", "status")
     ):
         states[node_id] = status
-    return states
+        counts[node_id] = counts.get(node_id, 0) + 1
+    return states, counts
 
 
 def approval_list(*, status: str | None = None) -> QuerySet[Approval]:
@@ -225,10 +229,11 @@ def step_get(*, step_id: int) -> Step | None:
     return Step.objects.filter(id=step_id).first()
 
 
-def node_step_counts(*, run: Run) -> dict[str, int]:
-    """How many steps each node has had in the run (loop passes, map items)."""
-    rows = Step.objects.filter(run=run).values("node_id").annotate(n=Count("id"))
-    return {row["node_id"]: row["n"] for row in rows}
+def step_list(*, step_ids: Sequence[int]) -> list[Step]:
+    """The steps of ``step_ids`` that exist, in id order, from one query (none for no ids)."""
+    if not step_ids:
+        return []
+    return list(Step.objects.filter(id__in=step_ids).order_by("id"))
 
 
 def node_load(*, version: FlowVersion) -> dict[str, Any]:

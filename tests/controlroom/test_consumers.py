@@ -224,7 +224,8 @@ def test_a_run_page_renders_a_change_at_once_while_a_paced_list_waits(
     viewer: Any, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The run page is not paced: with the burst window stretched to a minute its frame still
-    comes, and the paced runs list on the same socket does not hold it back."""
+    comes, and the paced runs list on the same socket does not hold it back. The changed
+    step's row goes out first, before the rest of the page is rendered."""
     monkeypatch.setattr(live, "BURST_WINDOW", 60.0)
 
     async def body() -> None:
@@ -234,7 +235,9 @@ def test_a_run_page_renders_a_change_at_once_while_a_paced_list_waits(
         synced = "\n".join(await frames(communicator))
         assert f'id="run-row-{run.id}"' in synced  # the list's rows; the run page is current
         step = await database_sync_to_async(execute_next_step)(run)
-        html = "\n".join(await frames(communicator))
+        received = await frames(communicator)
+        assert f'<details id="step-{step.id}" ' in received[0]
+        html = "\n".join(received)
         assert re.search(rf'<details id="step-{step.id}" [^>]*data-state="succeeded"', html)
         assert "run-row-" not in html  # the list waits out its window
         await communicator.disconnect()
