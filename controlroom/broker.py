@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
 logger = logging.getLogger(__name__)
@@ -58,8 +57,3 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
-
-
-def install() -> None:
-    """Make ``redis://`` broker URLs use this transport."""
-    TRANSPORT_ALIASES["redis"] = "controlroom.broker:Transport"

@@ -5,12 +5,14 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
-
-from controlroom import broker
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlroom.settings.dev")
 
-broker.install()
+# ``redis://`` broker URLs use the hardened transport (controlroom.broker). Named, not imported:
+# kombu imports it (and redis-py with it) at the first connection, which a process that never
+# talks to the broker (``manage.py`` mostly) does not make.
+TRANSPORT_ALIASES["redis"] = "controlroom.broker:Transport"
 app = Celery("controlroom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["controlroom", "flows", "agents"])
