@@ -9,6 +9,7 @@ delivery finds nothing to claim or complete and does nothing.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -26,9 +27,9 @@ from agents.redaction import redact
 from controlroom import batch
 from controlroom.observability import context as ids
 from controlroom.observability import tracing as observability
-from flows import killswitch
 from flows.engine import claims, context, transitions
 from flows.engine.claims import Claim
+from flows.engine.hooks import HOOKS
 from flows.engine.nodes import REGISTRY
 from flows.engine.nodes.base import Done, NodeContext, StepError, TransientError
 from flows.engine.scheduler import Advance
@@ -50,7 +51,8 @@ def step_claim(*, step_id: int, continued: bool = False) -> Claim | None:
 
     When nothing was claimed, the reason is read (a cold path): a step whose attempts are used
     up (its executions kept dying with their worker) is failed here instead of run again, and
-    a step refused because the kill switch is on pauses its run.
+    a step refused because the kill switch is on pauses its run (the ``claim_refused`` hook,
+    ``flows.killswitch``).
     """
     claimed = claims.claim(step_id, now=timezone.now(), continued=continued)
     if claimed is not None:
@@ -61,7 +63,7 @@ def step_claim(*, step_id: int, continued: bool = False) -> Claim | None:
     if step.attempt >= step.max_attempts:
         _exhaust(step)
         return None
-    killswitch.claim_refused(step)
+    HOOKS.claim_refused(step)
     return None
 
 
@@ -363,9 +365,12 @@ def _failed_attempt(claim: Claim, error: StepError) -> None:
 
 
 class _Heartbeat:
-    """Refreshes ``heartbeat_at`` while a step executes, on its own database connection.
+    """Refreshes ``heartbeat_at`` while a step executes: the reconciler treats a running step
+    whose heartbeat lapsed as lost with its worker.
 
-    The reconciler treats a running step whose heartbeat lapsed as lost with its worker.
+    The beats come from one thread per process (``_Beater``) with its own database
+    connection, for every step executing in the process; entering and leaving costs no
+    thread start, so a step of a few milliseconds pays nothing for its heartbeat.
     """
 
     def __init__(self, step_id: int, attempt: int) -> None:
@@ -374,19 +379,15 @@ class _Heartbeat:
         # Set when a beat finds the step no longer running at this attempt: the node stops
         # before its next tool call (``NodeContext.superseded``).
         self.superseded = threading.Event()
-        self.interval = float(settings.CONTROLROOM["HEARTBEAT_SECONDS"])
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{step_id}", daemon=True)
 
     def __enter__(self) -> _Heartbeat:
-        self._thread.start()
+        _beater().watch(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.interval + 5)
+        _beater().forget(self)
 
-    def _beat_once(self) -> bool:
+    def beat_once(self) -> bool:
         """Refresh the heartbeat; False once the step has moved on from this attempt (it is no
         longer running, or runs at a newer attempt)."""
         beaten = Step.objects.filter(
@@ -398,17 +399,60 @@ class _Heartbeat:
         # yet committed, as in a test driving steps inside its transaction) proves nothing.
         return not Step.objects.filter(id=self.step_id).exists()
 
-    def _beat(self) -> None:
-        try:
-            while not self._stop.wait(self.interval):
+
+class _Beater:
+    """The process's heartbeat thread: every ``HEARTBEAT_SECONDS`` it beats each step that
+    has been executing for at least that long. Started on first use, and again in a forked
+    child (threads do not survive ``fork``)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.interval = float(settings.CONTROLROOM["HEARTBEAT_SECONDS"])
+        self._lock = threading.Lock()
+        self._watched: dict[int, tuple[_Heartbeat, float]] = {}
+        self._thread = threading.Thread(target=self._run, name="heartbeats", daemon=True)
+        self._thread.start()
+
+    def watch(self, heartbeat: _Heartbeat) -> None:
+        with self._lock:
+            self._watched[id(heartbeat)] = (heartbeat, time.monotonic())
+
+    def forget(self, heartbeat: _Heartbeat) -> None:
+        with self._lock:
+            self._watched.pop(id(heartbeat), None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            with self._lock:
+                due = [
+                    heartbeat
+                    for heartbeat, since in self._watched.values()
+                    if time.monotonic() - since >= self.interval
+                ]
+            for heartbeat in due:
                 try:
-                    if not self._beat_once():
-                        self.superseded.set()
-                        return
+                    if not heartbeat.beat_once():
+                        heartbeat.superseded.set()
+                        self.forget(heartbeat)
                 except Exception:
                     # One failed write (a database blip) must not end the heartbeats: the
                     # next beat reconnects.
-                    logger.warning("heartbeat for step %s failed", self.step_id, exc_info=True)
+                    logger.warning("heartbeat for step %s failed", heartbeat.step_id, exc_info=True)
                     connection.close()
-        finally:
-            connection.close()
+            with self._lock:
+                idle = not self._watched
+            if idle:
+                connection.close()  # nothing executing: hold no connection meanwhile
+
+
+_BEATER: _Beater | None = None
+_BEATER_LOCK = threading.Lock()
+
+
+def _beater() -> _Beater:
+    global _BEATER
+    with _BEATER_LOCK:
+        if _BEATER is None or _BEATER.pid != os.getpid():
+            _BEATER = _Beater()
+        return _BEATER
