@@ -12,3 +12,28 @@ class FlowsConfig(AppConfig):
         live.register_topics()
         metrics.register()
         replay_register()  # the policy simulator replays runs recorded here
+        _engine_hooks_register()
+
+
+def _engine_hooks_register() -> None:
+    """Fill in the hooks through which the engine calls outward (``flows.engine.hooks``), and
+    the approval notices' queue: the modules named here import the engine, never the reverse."""
+    from flows import killswitch, tasks, traces
+    from flows.approvals import autonomy, deadlines, notices
+    from flows.engine import hooks
+    from flows.triggers import events
+
+    hooks.register(
+        run_created=killswitch.run_created,
+        run_hold=killswitch.hold,
+        claim_refused=killswitch.claim_refused,
+        step_publish=tasks.enqueue_after_commit,
+        run_cancel_later=tasks.run_cancel_later,
+        approval_sampling=autonomy.approval_sampling,
+        approvals_due=deadlines.approvals_due_fire,
+        events_catch_up=events.catch_up,
+    )
+    # In this order: the run's trace span, then the runs its end starts.
+    hooks.register(run_finished=traces.run_trace_end)
+    hooks.register(run_finished=events.run_finished_after_commit)
+    notices.notice_queue_register(tasks.approval_notice_send_later)

@@ -228,7 +228,7 @@ def _republish_queued(run: Run) -> None:
         enqueue_step(step)
 
 
-# --- engine hooks -----------------------------------------------------------------------------
+# --- engine hooks (registered with ``flows.engine.hooks`` by ``flows.apps``) ----------------------
 
 
 def hold(run: Run, activations: list[dict[str, Any]]) -> None:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 
 from celery import shared_task
 from django.db import transaction
 
+from flows.approvals import notices
 from flows.engine import reconciler, runner, runs
 from flows.models import Step
+from flows.roi import rollups
+from flows.triggers import dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +50,6 @@ def engine_tick_task() -> None:
     time_limit=60,
 )
 def dispatch_pending_task() -> None:
-    from flows.triggers import dispatch
-
     dispatch.dispatch_pending()
 
 
@@ -58,6 +60,7 @@ def dispatch_pending_task() -> None:
     time_limit=60,
 )
 def schedules_fire_task() -> None:
+    # croniter takes ~0.3 s to import: only the process that fires schedules pays for it.
     from flows.triggers import schedules
 
     schedules.schedules_fire()
@@ -70,8 +73,6 @@ def schedules_fire_task() -> None:
     time_limit=60,
 )
 def roi_fold_task() -> None:
-    from flows.roi import rollups
-
     rollups.rollup_fold_all()
 
 
@@ -95,31 +96,35 @@ def run_cancel_task(run_id: str) -> None:
 )
 def approval_notice_send_task(notice_id: int) -> None:
     # A channel that refused is tried again by the reconciler (``notices_resend``).
-    from flows.approvals import notices
-
     with contextlib.suppress(notices.NoticeError):
         notices.notice_send(notice_id=notice_id)
 
 
+def approval_notice_send_later(notice_id: int) -> None:
+    """Queue the sending of notice ``notice_id`` (registered with ``notices``)."""
+    approval_notice_send_task.delay(notice_id)
+
+
+def run_cancel_later(run_id: uuid.UUID) -> None:
+    """Queue the cancellation of run ``run_id`` (the engine's ``run_cancel_later`` hook)."""
+    run_cancel_task.delay(str(run_id))
+
+
 def enqueue_after_commit(step: Step) -> None:
-    """Publish ``step`` once the transaction that queued it commits.
+    """Publish ``step`` once the transaction that queued it commits (the engine's
+    ``step_publish`` hook; ``scheduler.enqueue_step`` calls it except inside
+    ``publish_deferred()``, where hot ingestion paths leave the step for ``dispatch_pending``).
 
     If the broker is down the publish fails after commit; the step stays ``queued`` with its
     ``enqueued_at`` and the reconciler publishes it again later. Nothing is lost.
-    Inside ``dispatch.deferred()`` (hot ingestion paths) nothing is published here: the caller
-    leaves the step unpublished and ``dispatch_pending`` hands it over in a batch.
     """
-    from flows.triggers import dispatch
-
-    if dispatch.is_deferred():
-        return
     if runner.continue_here(step, runner.step_time_limits(step)):
         return  # this worker runs it next, after the commit (eager continuation)
     publish_now(step)
 
 
 def publish_now(step: Step) -> None:
-    """``enqueue_after_commit`` without the deferral check (the dispatcher's own publish)."""
+    """``enqueue_after_commit`` without the eager-continuation check."""
     soft, hard = runner.step_time_limits(step)
 
     def publish() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
+from flows.engine.hooks import Sampling
 from flows.engine.nodes.approval import autonomy_rule
 from flows.models import Approval, ApprovalAutonomy, Flow
 
@@ -132,17 +133,11 @@ def autonomy_set(
     return rule
 
 
-@dataclass(frozen=True)
-class Sampling:
-    review: bool  # this item goes before a person
-    one_in: int
-
-
 def approval_sampling(*, flow_id: int, node_id: str, agent: str) -> Sampling | None:
     """For a new item of an approval node: None when sampling is off — or was earned by
     another agent than the one that drafted this item — else whether a person reviews this
     one. The first item after turning it on is reviewed, then 1 in K. Called by the engine
-    inside the transaction that creates the approval."""
+    (its ``approval_sampling`` hook) inside the transaction that creates the approval."""
     rule = (
         ApprovalAutonomy.objects.select_for_update()
         .filter(flow_id=flow_id, node_id=node_id, enabled=True)

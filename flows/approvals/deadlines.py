@@ -1,5 +1,6 @@
 """What happens when an approval's reminder or deadline comes: fired by the reconciler
-(``flows.engine.reconciler.fire_due_approvals``), never by a Celery countdown.
+(``flows.engine.reconciler.fire_due_approvals`` calls ``approvals_due_fire``, registered as
+the engine's ``approvals_due`` hook), never by a Celery countdown.
 
 At the deadline, by the approval's ``on_deadline`` (copied from its node):
 
@@ -18,9 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from flows.approvals.notices import notice_create
+from flows.approvals.notices import notice_create, notices_resend
 from flows.engine import transitions, waits
 from flows.engine.scheduler import Advance
 from flows.models import Approval, ApprovalNotice, Step
@@ -28,6 +30,23 @@ from flows.states import ApprovalStatus, RunStatus
 
 LIVE_RUN_STATES = [RunStatus.RUNNING, RunStatus.WAITING_APPROVAL]
 DEFAULT_ESCALATION_MINUTES = 60
+BATCH = 500
+
+
+def approvals_due_fire() -> int:
+    """Approvals whose reminder or deadline came: remind, escalate, auto-reject or (where the
+    node allows it) auto-approve them (``approval_deadline_fire``); then re-send reminder and
+    escalation notices whose task was lost. Returns how many approvals were acted on."""
+    now = timezone.now()
+    due = list(
+        Approval.objects.filter(status=ApprovalStatus.PENDING, run__status__in=LIVE_RUN_STATES)
+        .filter(Q(deadline_at__lte=now) | Q(remind_at__lte=now, reminded_at__isnull=True))
+        .order_by("deadline_at", "id")
+        .values_list("id", flat=True)[:BATCH]
+    )
+    acted = sum(1 for approval_id in due if approval_deadline_fire(approval_id=approval_id))
+    notices_resend()
+    return acted
 
 
 def approval_deadline_fire(*, approval_id: int) -> str | None:

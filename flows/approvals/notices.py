@@ -2,14 +2,17 @@
 Slack-compatible incoming webhook when one is configured (``CONTROLROOM_SLACK_WEBHOOK_URL``).
 
 An outbox: ``notice_create`` writes an ``ApprovalNotice`` in the transaction that decided to
-notify and queues ``notice_send`` after commit; the reconciler re-sends notices whose task was
-lost (``notices_resend``). Sending locks the row and marks it sent, so two deliveries of one
-task cannot both send; a crash between sending and committing may send once more.
+notify and queues ``notice_send`` after commit (by the task ``flows.tasks`` registers with
+``notice_queue_register``: the tasks import this module, never the other way); the reconciler
+re-sends notices whose task was lost (``notices_resend``). Sending locks the row and marks it
+sent, so two deliveries of one task cannot both send; a crash between sending and committing
+may send once more.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +37,17 @@ class NoticeError(Exception):
     """A channel did not take the notice; it is tried again later."""
 
 
+#: Hands a recorded notice to a worker (``notice_queue_register``); None: the reconciler's
+#: ``notices_resend`` sends it.
+_queue_notice: Callable[[int], None] | None = None
+
+
+def notice_queue_register(queue: Callable[[int], None]) -> None:
+    """Register how a notice is queued for sending (``flows.apps``, at start-up). Idempotent."""
+    global _queue_notice
+    _queue_notice = queue
+
+
 def notice_create(approval: Approval, kind: str) -> ApprovalNotice:
     """Record a notice to send (inside the caller's transaction) and send it after commit."""
     notice = ApprovalNotice.objects.create(approval=approval, kind=kind)
@@ -42,10 +56,11 @@ def notice_create(approval: Approval, kind: str) -> ApprovalNotice:
 
 
 def _queue(notice_id: int) -> None:
-    from flows.tasks import approval_notice_send_task
-
+    if _queue_notice is None:
+        logger.warning("no queue for approval notices; the reconciler sends %s", notice_id)
+        return
     try:
-        approval_notice_send_task.delay(notice_id)
+        _queue_notice(notice_id)
     except Exception:  # the broker is down: the reconciler sends it later
         logger.warning("could not queue approval notice %s", notice_id, exc_info=True)
 

@@ -18,9 +18,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from flows.engine import transitions, waits
+from flows.engine.hooks import HOOKS
 from flows.engine.scheduler import Advance, enqueue_step
-from flows.models import Approval, Step
-from flows.states import ApprovalStatus, RunStatus, StepStatus
+from flows.models import Step
+from flows.states import RunStatus, StepStatus
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +46,10 @@ def engine_tick() -> TickReport:
     report.fired = fire_due_waits()
     report.approvals = fire_due_approvals()
     report.requeued = requeue_stranded()
-    report.events = _event_catch_up()
+    report.events = HOOKS.events_catch_up()  # event triggers' lost hand-offs
     if report.requeued or report.lapsed or report.fired or report.approvals or report.events:
         logger.info("engine tick: %s", report)
     return report
-
-
-def _event_catch_up() -> int:
-    from flows.triggers import events
-
-    return events.catch_up()
 
 
 EPOCH_KEY = "controlroom:broker-epoch"
@@ -226,22 +221,7 @@ def fire_due_waits() -> int:
 
 def fire_due_approvals() -> int:
     """Approvals whose reminder or deadline came: remind, escalate, auto-reject or (where the
-    node allows it) auto-approve them (``flows.approvals.deadlines``); then re-send reminder
-    and escalation notices whose task was lost. Returns how many approvals were acted on."""
-    from flows.approvals import deadlines, notices
-
-    now = timezone.now()
-    due = list(
-        Approval.objects.filter(
-            status=ApprovalStatus.PENDING,
-            run__status__in=[RunStatus.RUNNING, RunStatus.WAITING_APPROVAL],
-        )
-        .filter(Q(deadline_at__lte=now) | Q(remind_at__lte=now, reminded_at__isnull=True))
-        .order_by("deadline_at", "id")
-        .values_list("id", flat=True)[:BATCH]
-    )
-    acted = sum(
-        1 for approval_id in due if deadlines.approval_deadline_fire(approval_id=approval_id)
-    )
-    notices.notices_resend()
-    return acted
+    node allows it) auto-approve them; then re-send reminder and escalation notices whose task
+    was lost (the ``approvals_due`` hook: ``flows.approvals.deadlines.approvals_due_fire``).
+    Returns how many approvals were acted on."""
+    return HOOKS.approvals_due()

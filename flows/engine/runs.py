@@ -1,65 +1,26 @@
-"""Starting, cancelling and retrying runs: the engine's public entry points."""
+"""Starting, cancelling and retrying runs: the engine's public entry points (with
+``RunError`` and ``prepare_input`` from ``flows.engine.inputs``)."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
-import jsonschema
 from django.db import IntegrityError, transaction
 
-from controlroom import expressions
 from flows.engine import transitions
-from flows.engine.scheduler import Advance, cancel_active, run_finished_after_commit
+from flows.engine.inputs import RunError, prepare_input
+from flows.engine.scheduler import (
+    Advance,
+    cancel_active,
+    publish_deferred,
+    run_finished_after_commit,
+    subflow_done,
+)
 from flows.models import Flow, FlowVersion, Run, Step
 from flows.states import RUN_TERMINAL, RunStatus, StepStatus
-from flows.triggers import dispatch
 
-
-class RunError(Exception):
-    """A run cannot be started, cancelled or retried as asked (a 4xx for the caller)."""
-
-    def __init__(
-        self, message: str, *, code: str = "invalid", details: list[dict[str, str]] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.details = details or []
-
-
-def prepare_input(version: FlowVersion, raw: Any) -> tuple[dict[str, Any], str]:
-    """Validate ``raw`` against the flow's input schema, keep only the trigger's snapshot
-    fields, and render the subject. Returns ``(input, subject)``."""
-    document = version.document
-    if not isinstance(raw, dict):
-        raise RunError("input must be a JSON object")
-    schema = document.get("input_schema")
-    if schema:
-        errors = sorted(
-            jsonschema.Draft202012Validator(schema).iter_errors(raw),
-            key=lambda error: list(error.absolute_path),
-        )
-        if errors:
-            raise RunError(
-                "input does not match the flow's input schema",
-                details=[
-                    {
-                        "pointer": "/input/" + "/".join(str(p) for p in error.absolute_path),
-                        "message": error.message,
-                    }
-                    for error in errors[:20]
-                ],
-            )
-    snapshot = (document.get("trigger") or {}).get("snapshot")
-    data = {key: value for key, value in raw.items() if key in snapshot} if snapshot else dict(raw)
-    subject = ""
-    if document.get("subject"):
-        try:
-            subject = str(expressions.render(document["subject"], {"input": data}) or "")[:300]
-        except expressions.ExpressionError as exc:
-            raise RunError(f"subject template failed: {exc}") from exc
-    return data, subject
+__all__ = ["RunError", "prepare_input", "run_cancel", "run_retry", "run_start"]
 
 
 def run_start(
@@ -76,7 +37,8 @@ def run_start(
     Returns ``(run, created)``; with an ``idempotency_key`` already used for this flow, the
     original run is returned and nothing is created. Entry steps are queued in the same
     transaction and published to the workers after commit — or, with ``defer_publish``, left
-    unpublished (``enqueued_at`` NULL) for ``flows.triggers.dispatch`` to hand over in a batch.
+    unpublished (``enqueued_at`` NULL) for ``flows.triggers.dispatch`` to hand over in a batch
+    (``scheduler.publish_deferred``).
     """
     if idempotency_key:
         existing = Run.objects.filter(flow=flow, idempotency_key=idempotency_key).first()
@@ -101,7 +63,7 @@ def run_start(
                 transitions.run_note(run, "input.dropped", {"fields": dropped})
             advance = Advance(run)
             if defer_publish:
-                with dispatch.deferred():
+                with publish_deferred():
                     advance.start()
                 Step.objects.filter(run=run, status=StepStatus.QUEUED).update(enqueued_at=None)
             else:
@@ -130,9 +92,7 @@ def run_cancel(*, run_id: Any, reason: str = "cancelled by user") -> Run:
         # event triggers watching for cancelled runs start after commit.
         transaction.on_commit(functools.partial(run_finished_after_commit, run.id))
         if run.parent_step_id:
-            from flows.engine import waits
-
-            waits.subflow_done(run)
+            subflow_done(run)
     return run
 
 

@@ -5,14 +5,20 @@ Everything here runs inside one database transaction that holds the run's row lo
 otherwise both see "the other branch is not done" (or both see "all done") and start a join
 twice or never. Cheap control nodes run inline in the same transaction; nodes that wait on the
 outside world are inserted ``queued`` and published to Celery after commit.
+
+What lies outside the engine (the kill switch, Celery, tracing, event triggers) is reached
+through ``flows.engine.hooks``, never imported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import uuid
 from collections import deque
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +28,14 @@ from django.utils import timezone
 
 from agents.redaction import redact
 from flows import graph as graphs
-from flows.engine import claims, context, transitions
+from flows.engine import claims, context, transitions, waits
+from flows.engine.hooks import HOOKS
 from flows.engine.nodes import REGISTRY
 from flows.engine.nodes.base import Done, NodeContext, Requeue, StepError, Wait
 from flows.engine.nodes.join import required_arrivals
-from flows.models import EdgeSignal, Run, Step
-from flows.states import RUN_TERMINAL, STEP_ACTIVE, RunStatus, StepStatus
+from flows.guardrails import gates
+from flows.models import Approval, EdgeSignal, Run, Step
+from flows.states import RUN_TERMINAL, STEP_ACTIVE, ApprovalStatus, RunStatus, StepStatus
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +99,9 @@ class Advance:
 
     # --- starting ---------------------------------------------------------------------------
     def start(self) -> None:
-        from flows import killswitch
-
         # A run started while its flow is switched off (a trigger, a retry, a subflow) is
         # created, then paused: its entry nodes are held, not lost (``flows.killswitch``).
-        killswitch.run_created(self.run)
+        HOOKS.run_created(self.run)
         if self.run.status != RunStatus.PAUSED:
             transitions.run_move(self.run, RunStatus.RUNNING)
         for entry in self.graph.entries:
@@ -108,9 +114,7 @@ class Advance:
         A paused run (kill switch) starts nothing: what became ready is held, with the run
         lock still taken, and started by ``release`` when the run resumes."""
         if self.run.status == RunStatus.PAUSED:
-            from flows import killswitch
-
-            killswitch.hold(self.run, [vars(act) for act in self._work])
+            HOOKS.run_hold(self.run, [vars(act) for act in self._work])
             self._work.clear()
             return
         while self._work and self.run.status not in RUN_TERMINAL:
@@ -121,6 +125,21 @@ class Advance:
         """Resume (kill switch): start what was held while the run was paused, then settle."""
         self._work.extend(_Activation(**item) for item in held)
         self.drain()
+
+    def activate_later(
+        self,
+        node_id: str,
+        scope: str,
+        *,
+        previous_node: str | None = None,
+        extra_input: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue ``node_id`` in ``scope`` for activation by this unit's ``drain``."""
+        self._work.append(_Activation(node_id, scope, previous_node, extra_input))
+
+    def start_run(self, run: Run) -> None:
+        """Start ``run`` (a child of this one) in this same transaction."""
+        Advance(run).start()
 
     # --- activation ---------------------------------------------------------------------------
     def _idempotency_key(self, node_id: str, scope: str) -> str:
@@ -199,8 +218,6 @@ class Advance:
     ) -> bool:
         """Ask the limit policies before the step starts; a block creates it failed, with the
         reason, which fails the run (``flows.guardrails``)."""
-        from flows.guardrails import gates
-
         if self.policies is None:
             self.policies = gates.run_policies(self.run)
         activation = gates.activation_check(run=self.run, scope=act.scope, policies=self.policies)
@@ -262,8 +279,6 @@ class Advance:
                 enqueue_step(step)
             return
         if isinstance(outcome, Wait):
-            from flows.engine import waits
-
             waits.park(self, step, outcome)
             return
         self.succeed(step, outcome)
@@ -346,8 +361,6 @@ class Advance:
     def _propagate(self, step: Step, taken: list[int], *, silent: list[int]) -> None:
         map_node = self.graph.map_body.get(step.node_id)
         if map_node is not None:
-            from flows.engine import waits
-
             waits.map_item_done(self, step, map_node)
             return
         for edge in self.graph.out_edges.get(step.node_id, []):
@@ -479,9 +492,7 @@ class Advance:
         # Event triggers: flows watching this one start after commit (flows.triggers.events).
         transaction.on_commit(functools.partial(run_finished_after_commit, self.run.id))
         if self.run.parent_step_id:
-            from flows.engine import waits
-
-            waits.subflow_done(self.run)
+            subflow_done(self.run)
 
 
 _LOCK_ADDING = (
@@ -502,11 +513,22 @@ def _lock_adding(run_id: Any, usage: Any) -> Run:
     return claims.model_from_row(Run, values)
 
 
+def subflow_done(child: Run) -> None:
+    """A child run ended: resume its parent step (locks the parent after the child)."""
+    assert child.parent_step_id is not None
+    parent_step = Step.objects.get(id=child.parent_step_id)
+    parent = Advance.open(parent_step.run_id)
+    parent_step.refresh_from_db()
+    waits.resume(
+        parent,
+        parent_step,
+        {"status": child.status, "output": child.output, "error": child.error},
+    )
+    parent.drain()
+
+
 def cancel_active(run: Run, *, reason: str) -> None:
     """Cancel a run's active steps and pending approvals (caller holds the run lock)."""
-    from flows.models import Approval
-    from flows.states import ApprovalStatus
-
     for step in Step.objects.filter(run=run, status__in=STEP_ACTIVE):
         transitions.step_move(step, StepStatus.CANCELLED, data={"reason": reason})
     for approval in Approval.objects.filter(run=run, status=ApprovalStatus.PENDING):
@@ -524,27 +546,39 @@ def cancel_active(run: Run, *, reason: str) -> None:
 
 
 def _cancel_later(run_id: uuid.UUID) -> None:
-    from flows.tasks import run_cancel_task
-
     try:
-        run_cancel_task.delay(str(run_id))
+        HOOKS.run_cancel_later(run_id)
     except Exception:
         logger.warning("could not queue cancellation of child run %s", run_id, exc_info=True)
 
 
 def run_finished_after_commit(run_id: uuid.UUID) -> None:
     """What follows a run reaching a terminal state, once that commits (every terminal move
-    calls it: ``Advance.finish`` and ``runs.run_cancel``): the run's trace span (when tracing
-    is on), then event triggers watching its flow."""
-    from flows import traces
-    from flows.triggers import events
+    calls it: ``Advance.finish`` and ``runs.run_cancel``): the ``run_finished`` hooks in the
+    order registered — the run's trace span (when tracing is on), then event triggers
+    watching its flow."""
+    for listener in HOOKS.run_finished:
+        listener(run_id=run_id)
 
-    traces.run_trace_end(run_id=run_id)
-    events.run_finished_after_commit(run_id)
+
+_PUBLISH_DEFERRED: ContextVar[bool] = ContextVar("flows_publish_deferred", default=False)
+
+
+@contextlib.contextmanager
+def publish_deferred() -> Iterator[None]:
+    """Within this block, queued steps are not published after commit: the caller leaves them
+    unpublished (``enqueued_at`` NULL) for ``flows.triggers.dispatch`` to hand over in a batch
+    (hot ingestion paths), and the reconciler picks up the same rows as a backstop."""
+    token = _PUBLISH_DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _PUBLISH_DEFERRED.reset(token)
 
 
 def enqueue_step(step: Step) -> None:
-    """Publish a queued step to Celery after commit; the reconciler covers a failed publish."""
-    from flows.tasks import enqueue_after_commit
-
-    enqueue_after_commit(step)
+    """Publish a queued step to the workers after commit (the ``step_publish`` hook), unless
+    inside ``publish_deferred()``; the reconciler covers a failed publish."""
+    if _PUBLISH_DEFERRED.get():
+        return
+    HOOKS.step_publish(step)

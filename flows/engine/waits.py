@@ -1,6 +1,8 @@
 """Steps that wait: approvals, timers, child runs and map items — parking and resuming them.
 
-Every function runs inside the transaction of an ``Advance`` (the run row is locked).
+Every function runs inside the transaction of an ``Advance`` (the run row is locked), which
+the caller passes in: this module sits below ``flows.engine.scheduler`` and does not import it
+(a child run ending resumes its parent in ``scheduler.subflow_done``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from flows.engine import transitions
+from flows.engine.hooks import HOOKS
+from flows.engine.inputs import prepare_input
 from flows.engine.nodes import REGISTRY
 from flows.engine.nodes.base import ApprovalRequest, StepError, Wait
 from flows.graph import map_item_scope, map_parent_scope
-from flows.models import Approval, Flow, FlowVersion, Run, Step
+from flows.guardrails.record import verdicts_link
+from flows.models import Approval, Flow, FlowVersion, Step
 from flows.states import STEP_TERMINAL, ApprovalStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -91,14 +96,10 @@ def _create_approval(advance: Advance, step: Step, request: ApprovalRequest) -> 
         source=request.source,
     )
     if request.source == Approval.Source.POLICY:
-        from flows.guardrails.record import verdicts_link
-
         verdicts_link(step_id=step.id, call_key=request.policy_key, approval_id=approval.id)
     if not request.samplable:
         return
-    from flows.approvals import autonomy
-
-    sampling = autonomy.approval_sampling(
+    sampling = HOOKS.approval_sampling(
         flow_id=advance.run.flow_id, node_id=step.node_id, agent=request.agent
     )
     if sampling is None:
@@ -126,9 +127,6 @@ def _create_approval(advance: Advance, step: Step, request: ApprovalRequest) -> 
 
 # --- child runs --------------------------------------------------------------------------------
 def _start_child(advance: Advance, step: Step, wait: Wait) -> None:
-    from flows.engine.runs import prepare_input
-    from flows.engine.scheduler import Advance as ChildAdvance
-
     request = wait.subflow
     assert request is not None
     flow = Flow.objects.filter(slug=request.flow).first()
@@ -157,36 +155,16 @@ def _start_child(advance: Advance, step: Step, wait: Wait) -> None:
         created_by=advance.run.created_by,
     )
     child.version = version
-    ChildAdvance(child).start()
-
-
-def subflow_done(child: Run) -> None:
-    """A child run ended: resume its parent step (locks the parent after the child)."""
-    from flows.engine.scheduler import Advance
-
-    assert child.parent_step_id is not None
-    parent_step = Step.objects.get(id=child.parent_step_id)
-    parent = Advance.open(parent_step.run_id)
-    parent_step.refresh_from_db()
-    resume(
-        parent,
-        parent_step,
-        {"status": child.status, "output": child.output, "error": child.error},
-    )
-    parent.drain()
+    advance.start_run(child)
 
 
 # --- map items -----------------------------------------------------------------------------------
 def _activate_item(advance: Advance, map_step: Step, body: str, index: int) -> None:
-    from flows.engine.scheduler import _Activation
-
-    advance._work.append(
-        _Activation(
-            body,
-            map_item_scope(map_step.scope, map_step.node_id, index),
-            previous_node=map_step.input.get("previous_node"),
-            extra_input={"item": map_step.input["items"][index], "index": index},
-        )
+    advance.activate_later(
+        body,
+        map_item_scope(map_step.scope, map_step.node_id, index),
+        previous_node=map_step.input.get("previous_node"),
+        extra_input={"item": map_step.input["items"][index], "index": index},
     )
 
 

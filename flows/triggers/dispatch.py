@@ -1,42 +1,25 @@
 """Batched hand-off of accepted runs to the workers.
 
 Hot ingestion paths (webhooks) commit a run with its first steps but publish nothing per
-request (a Celery publish costs more than the insert): inside ``deferred()`` the engine leaves
-queued steps with ``enqueued_at`` NULL, and ``dispatch_pending`` (a beat task every
+request (a Celery publish costs more than the insert): ``run_start(defer_publish=True)`` (the
+engine's ``publish_deferred()``) leaves queued steps with ``enqueued_at`` NULL, and
+``dispatch_pending`` (a beat task every
 ``CONTROLROOM_DISPATCH_EVERY_SECONDS``) publishes them in batches. The reconciler picks up the
 same rows as a backstop, so nothing committed is lost if this task is late or fails.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from contextvars import ContextVar
-
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from flows.engine.scheduler import enqueue_step
 from flows.models import Step
 from flows.states import RunStatus, StepStatus
 
 BATCH = 1000
-_DEFERRED: ContextVar[bool] = ContextVar("flows_dispatch_deferred", default=False)
 _LIVE = [RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_APPROVAL]
-
-
-@contextlib.contextmanager
-def deferred() -> Iterator[None]:
-    """Within this block, queued steps are not published after commit (see module doc)."""
-    token = _DEFERRED.set(True)
-    try:
-        yield
-    finally:
-        _DEFERRED.reset(token)
-
-
-def is_deferred() -> bool:
-    return _DEFERRED.get()
 
 
 def dispatch_pending(*, limit: int = BATCH) -> int:
@@ -45,8 +28,6 @@ def dispatch_pending(*, limit: int = BATCH) -> int:
     Rows are claimed with ``SKIP LOCKED`` and stamped ``enqueued_at`` in one statement, so two
     dispatchers (or the reconciler) do not both take a row; a duplicate message would be
     harmless anyway (the step claim lets one through)."""
-    from flows.tasks import publish_now
-
     now = timezone.now()
     with transaction.atomic():
         steps = list(
@@ -58,5 +39,5 @@ def dispatch_pending(*, limit: int = BATCH) -> int:
         )
         Step.objects.filter(id__in=[step.id for step in steps]).update(enqueued_at=now)
         for step in steps:
-            publish_now(step)  # after commit
+            enqueue_step(step)  # after commit
     return len(steps)

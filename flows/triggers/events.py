@@ -1,14 +1,15 @@
 """Event triggers: a flow starts when another flow's run finishes, when an outcome is
 recorded, or when an outcome metric's running total crosses a threshold.
 
-The engine and ``outcome_record`` call ``run_finished`` / ``outcome_recorded`` after their
-transaction commits; this module turns the event into ``run_start`` calls for every matching
-trigger. Each started run's idempotency key names the source event, so a repeated event starts
-nothing new — which is also what makes the hand-off durable: a process that dies between the
-commit and the hook loses nothing, because the reconciler's ``catch_up`` looks for recent events
-whose watching flows have no run with that key yet and starts them. Chains are bounded: a run
-started by an event carries its chain depth in its history, and past ``MAX_CHAIN_DEPTH`` nothing
-more is started (A -> B -> A cannot spin forever).
+The engine (its ``run_finished`` hook, ``flows.engine.hooks``) and ``outcome_record`` call
+``run_finished`` / ``outcome_recorded`` after their transaction commits; this module turns the
+event into ``run_start`` calls for every matching trigger. Each started run's idempotency key
+names the source event, so a repeated event starts nothing new — which is also what makes the
+hand-off durable: a process that dies between the commit and the hook loses nothing, because
+the reconciler's ``catch_up`` looks for recent events whose watching flows have no run with
+that key yet and starts them. Chains are bounded: a run started by an event carries its chain
+depth in its history, and past ``MAX_CHAIN_DEPTH`` nothing more is started (A -> B -> A cannot
+spin forever).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from flows.engine.hooks import HOOKS
 from flows.engine.runs import run_cancel, run_start
 from flows.models import Run, RunEvent
 from flows.outcomes import outcome_record
@@ -137,7 +138,7 @@ def test_events_the_hooks_missed_are_started_by_the_catch_up(
     catch-up starts what was missed, once, and leaves young events to the hooks."""
     from datetime import timedelta
 
-    monkeypatch.setattr(events, "run_finished_after_commit", lambda run_id: None)
+    monkeypatch.setattr(HOOKS, "run_finished", ())  # the engine's hand-off never happens
     monkeypatch.setattr(events, "outcome_recorded_after_commit", lambda outcome_id: None)
     source = _flow("qualify")
     follow = _flow("follow-up", {"type": "event", "on": "run.finished", "flow": "qualify"})
