@@ -77,6 +77,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	CONTROLROOM_SECRET_KEY=type-checking-only $(VENV)/bin/mypy controlroom agents flows
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: venv assets
 	@if [ -d tests/bench ]; then $(PYTHON) -m pytest tests/bench $(PYTEST_ARGS); \
