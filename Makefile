@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
+BYTECODE_STAMP := $(VENV)/.bytecode
 # uv installed with `pip install --user` lands here; put it on PATH for every recipe.
 export PATH := $(HOME)/.local/bin:$(PATH)
 # Python comes from the machine (.python-version); uv must not try to download one.
@@ -28,10 +29,15 @@ help:
 	@echo "make bench   run the benchmarks in tests/bench"
 	@echo "make venv    create/refresh .venv from uv.lock; make assets: front-end files"
 
+# The installed packages' bytecode is written once per lock (checking 12k files at every
+# sync would cost `make run` a second): every process then loads it instead of compiling each
+# module again where PYTHONDONTWRITEBYTECODE is set, as on these machines.
 venv:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --user uv \
 		|| python3 -m pip install --user --break-system-packages uv || pip install uv
 	uv sync --frozen --quiet
+	@if [ ! -e $(BYTECODE_STAMP) ] || [ uv.lock -nt $(BYTECODE_STAMP) ]; then \
+		uv sync --frozen --quiet --compile-bytecode && touch $(BYTECODE_STAMP); fi
 
 # npm runs only when package.json or package-lock.json changed since the last install.
 $(NPM_STAMP): package.json package-lock.json
