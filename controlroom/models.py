@@ -21,3 +21,15 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class StartupStamp(models.Model):
+    """What a start-up step last applied to this database, by step name (``demo``: a digest of
+    the demo workspace's files). `make run` skips the step while the digest is unchanged."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    digest = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.digest[:12]}"

@@ -1,4 +1,9 @@
-"""The demo workspace: four flows built from patterns users ask for, on scripted agents."""
+"""The demo workspace: four flows built from patterns users ask for, on scripted agents.
+
+`make run` loads it at every start with ``if_changed``: the load is skipped while the files of
+this package (documents, knowledge articles, this loader) match the digest the last load
+recorded in the database, the admin password file was already there and the admin exists.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,32 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from agents.knowledge import knowledge_document_add
 from agents.models import Agent, KnowledgeBase
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
+from controlroom.startup import files_digest, startup_stamp_matches, startup_stamp_record
 from flows.models import Flow
 from flows.versions import flow_save, flow_version_publish
 
 DEMO_DIR = Path(__file__).resolve().parent
+STAMP = "demo"
+ADMIN = "admin"
 
 
 def demo_documents() -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for path in sorted(DEMO_DIR.glob("*.json"))]
+
+
+def demo_digest() -> str:
+    """A digest of every file the demo loads from, and of the loader itself."""
+    files = [
+        path for path in DEMO_DIR.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+    ]
+    return files_digest(files, root=DEMO_DIR)
 
 
 @dataclass
@@ -31,17 +48,19 @@ class DemoReport:
     username: str
     password: str
     flows_saved: list[str]
+    skipped: bool = False
 
 
-def _admin_password() -> str:
+def _admin_password() -> tuple[str, bool]:
+    """The admin password kept in the data directory, and whether it was made just now."""
     path = Path(settings.ENV.data_dir) / "admin_password"
     if path.exists():
-        return path.read_text().strip()
+        return path.read_text().strip(), False
     password = secrets.token_urlsafe(12)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(password)
     path.chmod(0o600)
-    return password
+    return password, True
 
 
 def _agent_upsert(spec: dict[str, Any]) -> None:
@@ -75,11 +94,24 @@ def _knowledge_load() -> None:
         knowledge_document_add(base=base, title=title, body=text, source=f"demo/{path.name}")
 
 
-def demo_load(*, password: str | None = None) -> DemoReport:
+def demo_load(*, password: str | None = None, if_changed: bool = False) -> DemoReport:
     """Create (or bring up to date) the admin user, demo agents and demo flows. Idempotent:
-    a flow is saved as a new version only when its document changed."""
-    password = password or _admin_password()
-    admin = user_ensure(username="admin", role=Role.ADMIN, password=password)
+    a flow is saved as a new version only when its document changed.
+
+    With ``if_changed``, nothing is written (``skipped`` in the report) when the last load
+    recorded ``demo_digest()`` as it is now, no ``password`` is given, the password file
+    already existed and the admin user exists: what a second `make run` finds."""
+    digest = demo_digest()
+    if password is None:
+        password, made = _admin_password()
+        if (
+            if_changed
+            and not made
+            and startup_stamp_matches(name=STAMP, digest=digest)
+            and get_user_model().objects.filter(username=ADMIN).exists()
+        ):
+            return DemoReport(username=ADMIN, password=password, flows_saved=[], skipped=True)
+    admin = user_ensure(username=ADMIN, role=Role.ADMIN, password=password)
     saved: list[str] = []
     with transaction.atomic():
         _knowledge_load()
@@ -94,4 +126,5 @@ def demo_load(*, password: str | None = None) -> DemoReport:
             assert flow is not None and latest is not None
             if flow.live_version_id != latest.id:
                 flow_version_publish(flow=flow, version=latest)
-    return DemoReport(username="admin", password=password, flows_saved=saved)
+        startup_stamp_record(name=STAMP, digest=digest)
+    return DemoReport(username=ADMIN, password=password, flows_saved=saved)

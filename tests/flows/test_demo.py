@@ -3,11 +3,18 @@ least one tool, and the support demo answers from the knowledge base."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from agents.models import Effect, MemoryEntry, Record, ToolCall
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
+from flows import demo as demo_module
 from flows.approvals import Decision, approval_decide
 from flows.demo import demo_documents, demo_load
 from flows.engine import runs
@@ -69,3 +76,64 @@ def test_support_demo_answers_from_the_knowledge_base(workspace):
     assert "Shipping times and tracking" in draft
     assert Record.objects.filter(kind="ticket", key="T-1042").exists()
     assert Effect.objects.filter(tool="send_email").count() == 1
+
+
+# --- `make run` loads the demo at every start, with if_changed -------------------------------
+
+
+@pytest.fixture
+def data_dir(settings, tmp_path):
+    settings.ENV = type(settings.ENV)(**{**settings.ENV.__dict__, "data_dir": tmp_path / "data"})
+    return tmp_path / "data"
+
+
+def _writes(queries) -> list[str]:
+    verbs = ("INSERT", "UPDATE", "DELETE")
+    return [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(verbs)]
+
+
+def test_a_second_start_loads_nothing_when_the_demo_is_unchanged(data_dir):
+    first = demo_load(if_changed=True)
+    assert not first.skipped and len(first.flows_saved) == 4
+    with CaptureQueriesContext(connection) as queries:
+        second = demo_load(if_changed=True)
+    assert second.skipped
+    assert (second.username, second.password) == ("admin", first.password)
+    assert _writes(queries.captured_queries) == []
+
+
+def test_a_changed_demo_file_is_loaded_at_the_next_start(data_dir, tmp_path, monkeypatch):
+    demo = tmp_path / "demo"
+    shutil.copytree(demo_module.DEMO_DIR, demo, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(demo_module, "DEMO_DIR", demo)
+    demo_load(if_changed=True)
+    path = demo / "content-pipeline.json"
+    document = json.loads(path.read_text())
+    path.write_text(json.dumps({**document, "name": "Content pipeline, revised"}))
+
+    again = demo_load(if_changed=True)
+    assert not again.skipped
+    assert again.flows_saved == ["content-pipeline"]
+    assert Flow.objects.get(slug="content-pipeline").live_version.document["name"] == (
+        "Content pipeline, revised"
+    )
+    assert demo_load(if_changed=True).skipped
+
+
+def test_a_start_without_the_admin_or_its_password_file_loads_again(data_dir):
+    demo_load(if_changed=True)
+    get_user_model().objects.filter(username="admin").delete()
+    assert not demo_load(if_changed=True).skipped
+    assert get_user_model().objects.filter(username="admin").exists()
+
+    (data_dir / "admin_password").unlink()
+    reloaded = demo_load(if_changed=True)
+    assert not reloaded.skipped  # a new password was made: the admin must get it
+    assert get_user_model().objects.get(username="admin").check_password(reloaded.password)
+
+
+def test_an_explicit_password_is_always_applied(data_dir):
+    demo_load(if_changed=True)
+    report = demo_load(password="chosen-password-1", if_changed=True)
+    assert not report.skipped
+    assert get_user_model().objects.get(username="admin").check_password("chosen-password-1")
