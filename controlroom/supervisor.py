@@ -4,10 +4,11 @@ Run as `python -m controlroom.supervisor`. It prepares `.data/` (secret keys mad
 starts an embedded PostgreSQL and Redis unless `DATABASE_URL` / `REDIS_URL` name external ones,
 writes the project's bytecode once for every process to share, brings the database up to date
 in one short process (`manage.py prepare_stack`: migrations only when some are pending, the
-demo only when its files changed), starts uvicorn, a Celery worker for steps, a Celery worker
-for control tasks (the reconciler, sealer, ROI fold, dispatch, deliveries: recovery never
-queues behind steps) and exactly one Celery beat as children (each in its own process group,
-output in `.data/logs/`), and waits for the web server before printing its URL.
+demo only when its files changed), starts uvicorn, a Celery worker for steps (a pool process
+per core) and a Celery worker for control tasks (the reconciler, sealer, ROI fold, dispatch,
+deliveries: recovery never queues behind steps) that also runs the one Celery beat, as children
+(each in its own process group, output in `.data/logs/`), and waits for the web server before
+printing its URL.
 
 It keeps everything it owns up: a child that exits, and the embedded Redis or PostgreSQL when
 they stop answering, are restarted with a growing pause. The embedded Redis keeps an
@@ -128,6 +129,14 @@ class Child:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.popen.pid, signum)
 
+    def kill_leftovers(self) -> None:
+        """SIGKILL whatever is left in the process group of a main process that has ended,
+        and wait until it is gone (its steps are the reconciler's, as after a crash)."""
+        self.signal_group(signal.SIGKILL)
+        deadline = time.monotonic() + 10.0
+        while self.group_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def group_alive(self) -> bool:
         """True while the leader or anything left in its process group runs."""
         if self.popen is None:
@@ -235,6 +244,10 @@ class Supervisor:
         self.child_env = env
         logs, data = self.config.log_dir, self.config.data_dir
         python = sys.executable
+        # Django's system checks ran a moment ago in `manage.py prepare_stack`, on the same
+        # code; Celery would run them again in each worker (importing every URL and building
+        # the whole API: CPU at start and memory in every pool process).
+        celery = [python, "-m", "celery", "-A", "controlroom", "--skip-checks"]
         self.children = [
             Child(
                 "web",
@@ -249,36 +262,32 @@ class Supervisor:
             Child(
                 "worker",
                 [
-                    python, "-m", "celery", "-A", "controlroom", "worker",
+                    *celery, "worker",
                     "--queues", "steps",
-                    "--concurrency", "2",
+                    "--concurrency", str(worker_concurrency()),
                     "--pool", "prefork",
                     "--loglevel", "INFO",
                     "--hostname", "controlroom@%h",
                 ],
                 logs / "worker.log",
             ),
-            # Recovery's own lane: the control queue never waits behind queued steps.
+            # Recovery's own lane: the control queue never waits behind queued steps. The one
+            # scheduler runs embedded in it (--beat: a process of its own, forked by this
+            # worker, in its process group): one interpreter fewer to boot and to keep in
+            # memory, and it lives and dies with the lane whose tasks it schedules.
             Child(
                 "control",
                 [
-                    python, "-m", "celery", "-A", "controlroom", "worker",
+                    *celery, "worker",
                     "--queues", "control",
                     "--concurrency", "1",
                     "--pool", "prefork",
                     "--loglevel", "INFO",
                     "--hostname", "control@%h",
-                ],
-                logs / "control.log",
-            ),
-            Child(
-                "beat",
-                [
-                    python, "-m", "celery", "-A", "controlroom", "beat",
-                    "--loglevel", "INFO",
+                    "--beat",
                     "--schedule", str(data / "celerybeat-schedule"),
                 ],
-                logs / "beat.log",
+                logs / "control.log",
             ),
         ]  # fmt: skip
         for child in self.children:
@@ -293,7 +302,7 @@ class Supervisor:
     def _announce(self) -> None:
         logs = _display(self.config.log_dir)
         _say(f"Agent Ops Control Room: http://{devstack.LOOPBACK}:{self.config.port}/")
-        _say(f"logs: {logs}/web.log, {logs}/worker.log, {logs}/control.log, {logs}/beat.log")
+        _say(f"logs: {logs}/web.log, {logs}/worker.log, {logs}/control.log (with beat)")
         if self.postgres is not None:
             _say(f"      {_display(self.config.data_dir / 'pg' / 'log')} (PostgreSQL)")
         if self.redis is not None:
@@ -315,6 +324,9 @@ class Supervisor:
             if (died := self._dead_child()) is not None:
                 if not self._restart(restarts, died.child.name, str(died), f"status {died.code}"):
                     return 1
+                # What its main process leaves behind (pool processes, the embedded beat)
+                # goes first: a restarted control worker must be the only scheduler.
+                died.child.kill_leftovers()
                 died.child.start(self.child_env)
             elif now >= next_service_check:
                 next_service_check = now + 1.0
@@ -441,6 +453,13 @@ def stop_children(children: list[Child], *, grace: float) -> None:
             child.signal_group(signal.SIGKILL)
     while any(child.group_alive() for child in children):
         time.sleep(0.05)
+
+
+def worker_concurrency() -> int:
+    """Pool processes of the steps worker: one per core this process may run on. Steps wait
+    on the outside world, but each pool process is a whole interpreter in memory; a deployment
+    that wants more runs more workers (README, Scaling out)."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def compile_sources() -> None:

@@ -50,10 +50,17 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
+def _argv(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.NoSuchProcess:
+        return []
+
+
 def _worker_leader(pid: int, queues: str = "steps") -> psutil.Process | None:
     """The supervisor's Celery worker serving ``queues`` (steps, or control)."""
     for child in psutil.Process(pid).children():
-        argv = child.cmdline()
+        argv = _argv(child)  # a main process just killed is a zombie until it is reaped
         if "worker" in argv and "--queues" in argv and argv[argv.index("--queues") + 1] == queues:
             return child
     return None
@@ -106,7 +113,29 @@ def test_supervisor_serves_restarts_a_dead_worker_and_stops_everything_losing_no
             message="a new worker",
         )
         wait_for(lambda: stack.http_status(url) == 200, timeout=60, message="green again")
-        assert _worker_leader(supervisor.pid, "control") is not None  # recovery's own lane
+
+        # Recovery's own lane runs the one scheduler (--beat). Its main process killed alone,
+        # what it leaves behind (its pool process, its beat) goes before it is restarted:
+        # still exactly one beat.
+        control = _worker_leader(supervisor.pid, "control")
+        assert control is not None
+        assert not any("beat" in _argv(p) for p in _children(supervisor.pid))  # no `celery beat`
+        control_log = tmp_path / "data" / "logs" / "control.log"
+        wait_for(lambda: "beat: Starting" in control_log.read_text(), message="the beat")
+        left_behind = control.children(recursive=True)
+        assert len(left_behind) == 2  # its pool process and its beat
+        os.kill(control.pid, signal.SIGKILL)
+        wait_for(
+            lambda: (
+                (c := _worker_leader(supervisor.pid, "control")) is not None
+                and c.pid != control.pid
+                and "beat: Starting" in control_log.read_text()
+            ),
+            timeout=60,
+            message="a new control worker and its beat",
+        )
+        assert [p.pid for p in left_behind if _alive(p)] == []
+        assert control_log.read_text().count("beat: Starting") == 1
 
         # SIGTERM while a step runs: the worker shuts down warm and the step finishes; the
         # e-mail step after it waits for the next start, and is sent then, once.
