@@ -15,7 +15,7 @@ from celery import shared_task
 from django.db import transaction
 
 from flows.approvals import notices
-from flows.engine import reconciler, runner, runs
+from flows.engine import continuation, reconciler, runner, runs
 from flows.models import Step
 from flows.roi import rollups
 from flows.triggers import dispatch
@@ -118,14 +118,12 @@ def enqueue_after_commit(step: Step) -> None:
     If the broker is down the publish fails after commit; the step stays ``queued`` with its
     ``enqueued_at`` and the reconciler publishes it again later. Nothing is lost.
     """
-    if runner.continue_here(step, runner.step_time_limits(step)):
-        return  # this worker runs it next, after the commit (eager continuation)
     publish_now(step)
 
 
 def publish_now(step: Step) -> None:
-    """``enqueue_after_commit`` without the eager-continuation check."""
-    soft, hard = runner.step_time_limits(step)
+    """Publish ``step`` after commit, with its time limits."""
+    soft, hard = continuation.step_time_limits(step)
 
     def publish() -> None:
         try:

@@ -27,7 +27,7 @@ from agents.redaction import redact
 from controlroom import batch
 from controlroom.observability import context as ids
 from controlroom.observability import tracing as observability
-from flows.engine import claims, context, transitions
+from flows.engine import claims, context, continuation, transitions
 from flows.engine.claims import Claim
 from flows.engine.hooks import HOOKS
 from flows.engine.nodes import REGISTRY
@@ -90,97 +90,16 @@ def step_execute(*, step_id: int, eager: bool = False) -> None:
     remain).
 
     With ``eager`` (a worker's task), the steps its completion activates in the same run may
-    be run here next, without crossing the queue (``Continuation``)."""
+    be run here next, without crossing the queue (``flows.engine.continuation``)."""
     if not eager or int(settings.CONTROLROOM["EAGER_CHAIN_MAX"]) <= 0:
         _execute_one(step_id)
         return
-    continuation = Continuation()
-    _local.continuation = continuation
-    try:
+    with continuation.chain() as chain:
         _execute_one(step_id)
-        next_id = continuation.take()
+        next_id = chain.take()
         while next_id is not None:
             _execute_one(next_id, continued=True)
-            next_id = continuation.take()
-    finally:
-        _local.continuation = None
-
-
-_local = threading.local()
-
-
-class Continuation:
-    """Eager continuation: the worker that completes a step runs the next ready step of the
-    same run itself, instead of publishing it and waiting for the queue to hand it back.
-
-    Still durable: the next step is inserted ``queued`` and committed like any other, and is
-    claimed here with the same fenced claim a delivery makes — if this worker dies before
-    claiming it, the reconciler publishes it (as for a lost message). Only one step per
-    completion continues here; the others a completion activates (fan-out branches) are
-    published, so they run in parallel on other workers. Bounded so one run cannot hog a
-    worker: a step continues only while the task is younger than ``EAGER_SLICE_SECONDS`` and
-    for at most ``EAGER_CHAIN_MAX`` steps, and only when its time limits equal the task's
-    (a continued step runs under the limits of the task that started the chain, so it may
-    lose up to the slice of its time limit, never gain).
-    """
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.slice = float(settings.CONTROLROOM["EAGER_SLICE_SECONDS"])
-        self.remaining = int(settings.CONTROLROOM["EAGER_CHAIN_MAX"])
-        self.run_id: Any = None
-        self.limits: tuple[float, float] | None = None
-        self._offered: int | None = None
-        self._ready: int | None = None
-
-    def begin(self, step: Step, limits: tuple[float, float]) -> None:
-        """The step this worker now executes (the first one fixes the task's limits)."""
-        self.run_id = step.run_id
-        if self.limits is None:
-            self.limits = limits
-        self._offered = None
-
-    def offer(self, step: Step, limits: tuple[float, float]) -> bool:
-        """Keep ``step`` (just queued, not yet committed) to run here after the commit?"""
-        if (
-            self._offered is not None
-            or self.remaining <= 0
-            or step.run_id != self.run_id
-            or limits != self.limits
-            or time.monotonic() - self.started >= self.slice
-        ):
-            return False
-        self._offered = step.id
-        step_id = step.id
-        transaction.on_commit(lambda: self._commit(step_id))
-        return True
-
-    def _commit(self, step_id: int) -> None:
-        self._ready = step_id
-
-    def take(self) -> int | None:
-        """The step to run next here, if a committed completion left one."""
-        step_id, self._ready = self._ready, None
-        if step_id is not None:
-            self.remaining -= 1
-        return step_id
-
-
-def step_time_limits(step: Step) -> tuple[float, float]:
-    """(soft, hard) Celery time limits of a step's task: its node's ``timeout_seconds``,
-    capped by ``STEP_TIME_LIMIT_SECONDS``; the hard limit leaves 10 s to record the timeout."""
-    ceiling = float(settings.CONTROLROOM["STEP_TIME_LIMIT_SECONDS"])
-    run = claims.attach_version(step.run)
-    config = for_version(run.version_id, run.version.document).config(step.node_id)
-    soft = min(float(config.get("timeout_seconds", ceiling)), ceiling)
-    return soft, min(soft + 10, ceiling + 10)
-
-
-def continue_here(step: Step, limits: tuple[float, float]) -> bool:
-    """Called for each step queued for publishing: True if this worker will run it itself
-    (``Continuation``), so it must not be published."""
-    continuation: Continuation | None = getattr(_local, "continuation", None)
-    return continuation is not None and continuation.offer(step, limits)
+            next_id = chain.take()
 
 
 @ids.isolated
@@ -191,9 +110,7 @@ def _execute_one(step_id: int, *, continued: bool = False) -> None:
     step = claim.step
     run = claims.attach_version(claim.run or Run.objects.get(id=step.run_id))
     ids.bind(run=run.id, step=step.id, node=step.node_id)  # every log line from here on
-    continuation: Continuation | None = getattr(_local, "continuation", None)
-    if continuation is not None:
-        continuation.begin(step, step_time_limits(step))
+    continuation.begin(step)
     node_type = REGISTRY[step.node_type]
     heartbeat = _Heartbeat(step.id, claim.attempt)
     graph = for_version(run.version_id, run.version.document)

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from agents.redaction import redact
 from flows import graph as graphs
-from flows.engine import claims, context, transitions, waits
+from flows.engine import claims, context, continuation, transitions, waits
 from flows.engine.hooks import HOOKS
 from flows.engine.nodes import REGISTRY
 from flows.engine.nodes.base import Done, NodeContext, Requeue, StepError, Wait
@@ -581,4 +581,6 @@ def enqueue_step(step: Step) -> None:
     inside ``publish_deferred()``; the reconciler covers a failed publish."""
     if _PUBLISH_DEFERRED.get():
         return
+    if continuation.offer(step):
+        return  # this worker runs it next, after the commit (eager continuation)
     HOOKS.step_publish(step)
