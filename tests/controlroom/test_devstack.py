@@ -91,6 +91,14 @@ def test_embedded_postgres_serves_a_created_database_over_its_socket(tmp_path: P
         with psycopg.connect(url) as conn:
             row = conn.execute("SELECT current_database(), current_setting('listen_addresses')")
             assert row.fetchone() == ("devstack_check", "")
+            laptop = conn.execute(
+                "SELECT current_setting('io_method'),"
+                " current_setting('max_logical_replication_workers')"
+            )
+            assert laptop.fetchone() == ("sync", "0")
+        assert postmaster is not None
+        titles = " ".join(" ".join(p.cmdline()) for p in postmaster.children())
+        assert "io worker" not in titles and "logical replication launcher" not in titles
         # Starting again attaches to the running server and keeps the database.
         again, again_url = devstack.start_embedded_postgres(
             tmp_path / "pg", database="devstack_check"
