@@ -14,6 +14,7 @@ it cannot measure (a run that does not succeed, a server that does not answer).
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import math
 import os
@@ -59,6 +60,13 @@ def sized(name: str, size: int) -> str:
     if size >= 1_000_000 and size % 1_000_000 == 0:
         return f"{name}_{size // 1_000_000}m"
     return f"{name}_{size}"
+
+
+def in_thread[T](call: Callable[[], T]) -> T:
+    """``call()`` in a new thread, its result or exception returned or raised here: for
+    ``asyncio.run`` when this thread may already run an event loop (Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
 
 
 # --- samples ------------------------------------------------------------------------------------
@@ -280,7 +288,9 @@ def number(value: float | None, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     magnitude = abs(value)
-    if magnitude >= 1000:
+    if float(value).is_integer() and magnitude < 1e9:
+        text = f"{int(value):,}"
+    elif magnitude >= 1000:
         text = f"{value:,.0f}"
     elif magnitude >= 100:
         text = f"{value:.0f}"

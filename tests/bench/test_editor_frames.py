@@ -124,7 +124,10 @@ def test_a_200_node_flow_opens_and_drags_smoothly(page: Page, asgi_server: AsgiS
 
     empty = _measure(page, asgi_server.url, "bench-empty")
     large = _measure(page, asgi_server.url, "bench-large")
-    expect(page.locator(".react-flow__node")).to_have_count(SIZE)
+    # Above 100 nodes the editor renders only the nodes in view (React Flow's
+    # onlyRenderVisibleElements): the canvas holds some of the 200 after the pan, never none.
+    rendered = page.locator(".react-flow__node").count()
+    assert 0 < rendered <= SIZE, rendered
 
     table = [
         "| canvas | phase | frames | p50 ms | p95 ms | max ms | >50 ms |",
@@ -166,6 +169,7 @@ def test_a_200_node_flow_opens_and_drags_smoothly(page: Page, asgi_server: AsgiS
                 comparator_samples=empty[phase],
             )
         )
+    bench.extra["nodes_rendered_after_the_pan"] = rendered
     bench.add(
         harness.Measure(
             "worst frame while opening",

@@ -88,7 +88,9 @@ async def _drive(url: str, request: Request, seconds: float) -> Load:
 
 
 def drive(url: str, request: Request, seconds: float) -> Load:
-    return asyncio.run(_drive(url, request, seconds))
+    """The load, on an event loop of its own in a thread of its own (the test thread may
+    already run one: Playwright's, when a browser benchmark ran earlier in the session)."""
+    return harness.in_thread(lambda: asyncio.run(_drive(url, request, seconds)))
 
 
 def _signed(secret: str, tag: str) -> Request:
@@ -184,6 +186,18 @@ def test_webhook_intake_against_an_insert_only_endpoint(
                 comparator_samples=latency["comparator"],
             )
         )
+    failed = {side: sum(sum(load.errors.values()) for load in loads[side]) for side in loads}
+    bench.add(
+        harness.Measure(
+            "requests refused or failed",
+            "",
+            ours=failed["ours"],
+            comparator=failed["comparator"],
+            comparator_label="insert-only view",
+            target=harness.Target("ours", "<=", 0),
+            note="non-2xx answers and transport errors, all rounds (kinds in the JSON)",
+        )
+    )
     for side, side_loads in loads.items():
         bench.extra[side] = {
             "errors": [load.errors for load in side_loads],
