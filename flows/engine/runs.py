@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from flows.engine import transitions
+from controlroom import batch
+from flows.engine import claims, transitions
 from flows.engine.inputs import RunError, prepare_input
 from flows.engine.scheduler import (
     Advance,
@@ -17,8 +18,8 @@ from flows.engine.scheduler import (
     run_finished_after_commit,
     subflow_done,
 )
-from flows.models import Flow, FlowVersion, Run, Step
-from flows.states import RUN_TERMINAL, RunStatus, StepStatus
+from flows.models import Flow, FlowVersion, Run
+from flows.states import RUN_TERMINAL, RunStatus
 
 __all__ = ["RunError", "prepare_input", "run_cancel", "run_retry", "run_start"]
 
@@ -40,17 +41,18 @@ def run_start(
     unpublished (``enqueued_at`` NULL) for ``flows.triggers.dispatch`` to hand over in a batch
     (``scheduler.publish_deferred``).
     """
-    if idempotency_key:
-        existing = Run.objects.filter(flow=flow, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing, False
-    version = version or flow.live_version or flow.versions.order_by("-number").first()
+    if version is None and flow.live_version_id is not None:
+        version = claims.version_get(flow.live_version_id)  # immutable: cached per process
+    version = version or flow.versions.order_by("-number").first()
     if version is None:
         raise RunError(f"flow {flow.slug!r} has no version to run", code="no_version")
     data, subject = prepare_input(version, input)
     dropped = sorted(set(input) - set(data)) if isinstance(input, dict) else []
+    # A repeated idempotency key is found by the insert itself (the unique constraint): the
+    # transaction rolls back and the original run is returned. One short transaction, its
+    # history rows sent together (``controlroom.batch``).
     try:
-        with transaction.atomic():
+        with transaction.atomic(), batch.batched():
             run = transitions.run_create(
                 flow=flow,
                 version=version,
@@ -63,9 +65,8 @@ def run_start(
                 transitions.run_note(run, "input.dropped", {"fields": dropped})
             advance = Advance(run)
             if defer_publish:
-                with publish_deferred():
+                with publish_deferred():  # entry steps born unpublished (enqueued_at NULL)
                     advance.start()
-                Step.objects.filter(run=run, status=StepStatus.QUEUED).update(enqueued_at=None)
             else:
                 advance.start()
     except IntegrityError:

@@ -187,7 +187,8 @@ class Advance:
                 status=StepStatus.QUEUED,
                 input=step_input,
                 max_attempts=max_attempts,
-                enqueued_at=timezone.now(),
+                # Unpublished (NULL) inside publish_deferred(): the dispatcher hands it over.
+                enqueued_at=None if _PUBLISH_DEFERRED.get() else timezone.now(),
                 if_absent=True,
                 **common,
             )
