@@ -20,13 +20,14 @@ EDITOR_OUT   := static/editor
 EDITOR_STAMP := $(EDITOR_OUT)/.built
 EDITOR_SRC   := $(shell find frontend -type f 2>/dev/null)
 
-.PHONY: help venv assets run test lint bench chromium
+.PHONY: help venv assets run test lint bench bench-peers chromium
 
 help:
 	@echo "make run     start the control room (embedded PostgreSQL + Redis, web, worker, beat)"
 	@echo "make test    run the test suite (real PostgreSQL, Redis, Celery, Chromium)"
 	@echo "make lint    ruff check + ruff format --check + mypy (make test runs it first)"
-	@echo "make bench   run the benchmarks in tests/bench"
+	@echo "make bench   run the benchmarks in tests/bench (each against its comparator)"
+	@echo "make bench-peers  install a pinned n8n and compare our 5-step flow with it"
 	@echo "make venv    create/refresh .venv from uv.lock; make assets: front-end files"
 
 # The installed packages' bytecode is written once per lock (checking 12k files at every
@@ -85,6 +86,12 @@ lint: venv
 	CONTROLROOM_SECRET_KEY=type-checking-only $(VENV)/bin/mypy controlroom agents flows
 	$(VENV)/bin/lint-imports --no-cache
 
-bench: venv assets
-	@if [ -d tests/bench ]; then $(PYTHON) -m pytest tests/bench $(PYTEST_ARGS); \
-	else echo "no benchmarks yet (tests/bench does not exist)"; fi
+# Each benchmark against its comparator, alternating rounds; one JSON per benchmark and the
+# summary table in .data/bench/. Sizes and rounds: BENCH_* variables (tests/bench/*.py).
+bench: venv assets chromium
+	$(PYTHON) -m pytest tests/bench --ignore=tests/bench/peers $(PYTEST_ARGS)
+
+# Our 5-step flow side by side with n8n's (a pinned n8n installed from npm, about 2.4 GB).
+bench-peers: venv
+	bench/peers/n8n/install.sh
+	$(PYTHON) -m pytest tests/bench/peers $(PYTEST_ARGS)
