@@ -16,7 +16,8 @@ signed webhooks are accepted at once (202) and a run counts when it has succeede
 
 Both sides get the same ``BENCH_PEER_RUNS`` executions from the same client at
 ``BENCH_PEER_CONCURRENCY`` connections; executions per second from the first request to the
-last completion. Alternating rounds (``BENCH_PEER_ROUNDS``): n8n, ours, n8n, ours…
+last completion. A 503 (or 429/502/504) is retried as a webhook sender would, and the retries
+are counted in the JSON. Alternating rounds (``BENCH_PEER_ROUNDS``): n8n, ours, n8n, ours…
 """
 
 from __future__ import annotations
