@@ -4,14 +4,14 @@ Through the public websocket only: a logged-in client fetches a run's page from 
 (``controlroom.asgi``), opens the websocket address the page names (``ws-connect``: the htmx
 fragments the page swaps in) and a second one on the same address with ``format=json`` (the
 editor island's events). The run's one agent step (the offline model, answering after
-``BENCH_FRAME_STEP_MS``) is executed in this process by ``runner.step_execute``, as a worker
-would, so both ends share one clock: a sample is the time from a step transition's COMMIT
-(the claim, then the completion, each stamped as its commit returns to this process) to the first
-frame either socket receives after it. Comparator: the message the engine published for that
-transition (captured from the Redis channel layer), sent again with ``group_send`` to the run's
-group under a fresh event id — the channel layer and the consumer's own cost, the same
-rendering included. Subject and comparator alternate, run after run (``BENCH_FRAME_RUNS``).
-Targets on the run page's socket: p50 ≤ 5 ms, p99 ≤ 25 ms.
+``BENCH_FRAME_STEP_MS``) runs in this process through the ``flows.step_execute`` task's body,
+as a worker runs it, so both ends share one clock. A sample, per socket, is the time from a
+step transition's commit (the claim, then the completion, each stamped as its commit returns
+to this process) to the first frame that socket receives after it. Comparator: the message
+the engine published for that transition (captured from the Redis channel layer), sent again
+with ``group_send`` to the run's group under a fresh event id — the channel layer's and the
+consumer's own cost, the same rendering included. Subject and comparator alternate, run after
+run (``BENCH_FRAME_RUNS``). Targets on the run page's (htmx) socket: p50 ≤ 5 ms, p99 ≤ 25 ms.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
-from flows.engine import runner, runs
+from flows.engine import runs
 from flows.models import Step
+from flows.tasks import step_execute_task
 from tests.bench import harness
 from tests.support.flows import document, node, save, scripted
 from tests.support.stack import AsgiServer
@@ -209,7 +210,7 @@ def _execute_stamped(step_id: int) -> tuple[float, float]:
     wrapper._commit = stamped_commit  # type: ignore[method-assign]
     try:
         with wrapper.execute_wrapper(stamped_autocommit):
-            runner.step_execute(step_id=step_id)
+            step_execute_task.run(step_id)  # the task body, without Celery around it
     finally:
         del wrapper._commit
     assert len(commits) >= 2, f"expected a claim and a completion commit, saw {commits}"

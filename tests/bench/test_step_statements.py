@@ -1,7 +1,8 @@
 """What one middle agent step costs PostgreSQL: round trips, transactions and WAL bytes.
 
 Counted on the wire, not estimated: each delivery of a step message runs here as a worker
-runs it (``runner.step_execute`` between the task signals' ``close_old_connections``), with
+runs it (the body of the ``flows.step_execute`` task — with eager continuation, when the engine
+runs a run's next steps itself — between the task signals' ``close_old_connections``), with
 libpq's protocol trace on the connection (``PQtrace``). From the trace:
 
 - *round trips*: the server's ``ReadyForQuery`` messages, one per request the client waited
@@ -16,7 +17,8 @@ libpq's protocol trace on the connection (``PQtrace``). From the trace:
 
 "Per middle step" is the difference between a ``LONG``-step and a ``SHORT``-step chain's
 totals, divided by the extra steps: the first step's and the last step's own work (starting
-and finishing the run) cancel out, whatever the engine runs per delivery. Alternating rounds
+and finishing the run) cancel out, whatever the engine runs per delivery (one step, or a
+chain of them). Alternating rounds
 (``BENCH_STATEMENT_ROUNDS``); targets: ≤ 8 round trips, ≤ 2 transactions, ≤ 4 KiB WAL.
 """
 
@@ -32,9 +34,10 @@ import pytest
 from django.db import close_old_connections, connection
 from psycopg import pq
 
-from flows.engine import runner, runs
+from flows.engine import runs
 from flows.models import Flow, Run, Step
 from flows.states import RUN_TERMINAL
+from flows.tasks import step_execute_task
 from tests.bench import harness
 from tests.bench.engine import chain_flow
 from tests.support.stack import database_url_from_settings
@@ -146,7 +149,7 @@ def deliver(step_id: int, wal: Wal, trace_dir: Path) -> Tally:
         pgconn.trace(handle.fileno())
         pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
         try:
-            runner.step_execute(step_id=step_id)
+            step_execute_task.run(step_id)  # the task body, without Celery around it
             close_old_connections()  # the task_postrun signal
         finally:
             pgconn.untrace()
