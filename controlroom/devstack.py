@@ -178,7 +178,7 @@ def ensure_settings(admin_url: str, wanted: dict[str, str]) -> bool:
         rows = conn.execute(
             "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [list(wanted)]
         ).fetchall()
-        running = dict(rows)
+        running: dict[str, str] = dict(rows)
         stale = {n: v for n, v in wanted.items() if n in running and running[n] != v}
         for name, value in stale.items():
             conn.execute(
