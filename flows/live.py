@@ -110,7 +110,8 @@ class RunPage:
             return
         step_ids = sorted(_ids(events, "step.changed", "step_id"))
         for step in selectors.step_list(step_ids=step_ids):
-            context = pages.step_row_context(step, run=run)
+            # The row's summary only: its input, output and tool calls load when it is opened.
+            context = {"row": pages.step_row(step, run=run)}
             if step.id in self.known_steps:
                 yield _render(f"{RUN_DETAIL}#step_row", context)
             else:
