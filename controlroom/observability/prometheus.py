@@ -5,6 +5,9 @@ Access: with ``CONTROLROOM_METRICS_TOKEN`` set, every request must carry
 loopback requests are answered — a request that came through a proxy (it carries
 ``X-Forwarded-For`` / ``Forwarded``) is refused even from 127.0.0.1, because a reverse proxy on
 the same host would otherwise publish the metrics to everyone.
+
+``prometheus_client`` is imported at the first scrape, not with the URL configuration that
+every web process and ``manage.py check`` load.
 """
 
 from __future__ import annotations
@@ -12,20 +15,16 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from controlroom.observability import metrics
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 
 class _Collector:
@@ -35,6 +34,12 @@ class _Collector:
 
 
 def _convert(family: metrics.Family) -> Metric:
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+    )
+
     labels = list(family.labels)
     if family.kind == "histogram":
         histogram = HistogramMetricFamily(family.name, family.help, labels=labels)
@@ -54,6 +59,8 @@ def _le(bound: float) -> str:
 
 
 def exposition() -> bytes:
+    from prometheus_client import CollectorRegistry, generate_latest
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector())  # type: ignore[arg-type]
     return generate_latest(registry)
@@ -85,4 +92,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         if status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
