@@ -1,5 +1,6 @@
 """The benchmarks' session: the summary table of every benchmark recorded, printed at the end
-and written to ``.data/bench/summary.md`` (each benchmark's JSON beside it)."""
+and written to ``.data/bench/summary.md`` (``summary-peers.md`` for `make bench-peers`), each
+benchmark's JSON beside it; and the `make run`-shaped workers the engine benchmarks share."""
 
 from __future__ import annotations
 
@@ -26,9 +27,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not harness.RECORDED and not harness.FAILED:
         return
     table = harness.summary_table(harness.RECORDED, harness.FAILED)
+    # `make bench-peers` keeps its own table, so it does not replace `make bench`'s.
+    peers_only = harness.RECORDED and all(p.stem.startswith("peers_") for p in harness.RECORDED)
+    name = "summary-peers.md" if peers_only else "summary.md"
     harness.OUT_DIR.mkdir(parents=True, exist_ok=True)
-    (harness.OUT_DIR / "summary.md").write_text(table + "\n")
-    terminalreporter.write_sep("=", "benchmarks (.data/bench/summary.md)")
+    (harness.OUT_DIR / name).write_text(table + "\n")
+    terminalreporter.write_sep("=", f"benchmarks (.data/bench/{name})")
     terminalreporter.write_line(table)
 
 
