@@ -5,6 +5,9 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlroom.settings.dev")
+# No persistent connections here: each request runs on a thread of its own, and a connection
+# kept by a thread that is gone is never reused (controlroom.env.database_from_url).
+os.environ.setdefault("CONTROLROOM_CONN_MAX_AGE", "0")
 django_asgi = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

@@ -358,10 +358,12 @@ def database_from_url(url: str) -> dict[str, object]:
         "PASSWORD": unquote(parsed.password or ""),
         "HOST": host,
         "PORT": str(parsed.port or ""),
-        # Connections are reused across requests and tasks (a fresh one per Celery task cost
-        # a quarter of a step's CPU); each is health-checked before its first use after a
-        # request or task, so one broken by a database restart is replaced, not used.
-        "CONN_MAX_AGE": 300,
+        # Worker processes keep their connection across tasks (a fresh one per Celery task
+        # cost a quarter of a step's CPU); each is health-checked before its first use after
+        # a task, so one broken by a database restart is replaced, not used. The ASGI server
+        # sets CONTROLROOM_CONN_MAX_AGE=0 (controlroom/asgi.py): it handles each request on a
+        # thread of its own, so kept connections would pile up until PostgreSQL refuses more.
+        "CONN_MAX_AGE": _int("CONTROLROOM_CONN_MAX_AGE", 300, minimum=0),
         "CONN_HEALTH_CHECKS": True,
     }
 

@@ -56,6 +56,7 @@ def step_claim(*, step_id: int, continued: bool = False) -> Claim | None:
     """
     claimed = claims.claim(step_id, now=timezone.now(), continued=continued)
     if claimed is not None:
+        transitions.step_claimed(claimed.step)  # the run page shows it running
         return claimed
     step = Step.objects.filter(id=step_id).first()
     if step is None or step.status != StepStatus.QUEUED:

@@ -174,6 +174,12 @@ def _insert_if_absent(step: Step) -> bool:
     return True
 
 
+def step_claimed(step: Step) -> None:
+    """Tell the pages showing the run that a worker claimed ``step`` (the claim statement,
+    ``flows.engine.claims``, wrote its history row itself)."""
+    bus.publish(_step_event(step))
+
+
 def step_move(
     step: Step,
     to: StepStatus,
