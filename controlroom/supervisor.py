@@ -7,8 +7,8 @@ in one short process (`manage.py prepare_stack`: migrations only when some are p
 demo only when its files changed), starts uvicorn, a Celery worker for steps (a pool process
 per core) and a Celery worker for control tasks (the reconciler, sealer, ROI fold, dispatch,
 deliveries: recovery never queues behind steps) that also runs the one Celery beat, as children
-(each in its own process group, output in `.data/logs/`), and waits for the web server before
-printing its URL.
+(each in its own process group, output in `.data/logs/`; the control worker once the web server
+answers), and waits for the web server before printing its URL.
 
 It keeps everything it owns up: a child that exits, and the embedded Redis or PostgreSQL when
 they stop answering, are restarted with a growing pause. The embedded Redis keeps an
@@ -97,6 +97,9 @@ class Child:
     name: str
     argv: list[str]
     log_path: Path
+    #: Started once the web server answers, not with the others: nothing a first request
+    #: needs waits on it, and on two cores its boot slowed the boot of what does.
+    deferred: bool = False
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, env: Mapping[str, str]) -> None:
@@ -169,6 +172,9 @@ class Supervisor:
                 devstack.wait_until(
                     self._web_answers, timeout=WEB_READY_TIMEOUT_SECONDS, what="the web server"
                 )
+                for child in self.children:
+                    if child.deferred:
+                        child.start(env)
                 self._announce()
                 return self._watch()
             except Stop:
@@ -288,10 +294,15 @@ class Supervisor:
                     "--schedule", str(data / "celerybeat-schedule"),
                 ],
                 logs / "control.log",
+                # Nothing waits on the control lane for a few seconds at start (the reconciler
+                # catches up); the web server and the steps worker a first run needs boot
+                # without it meanwhile.
+                deferred=True,
             ),
         ]  # fmt: skip
         for child in self.children:
-            child.start(env)
+            if not child.deferred:
+                child.start(env)
 
     def _web_answers(self) -> bool:
         self._checkpoint()
