@@ -3,6 +3,10 @@
 Every change is a compare-and-set (``filter(id=…, status=expected).update(…)``; zero rows means
 the caller lost a race and must not act), is checked against ``flows.states``, appends a
 ``RunEvent`` in the same transaction, and publishes a bus event after commit.
+
+The audit log (``agents.audit``) gets a row for every transition except the two that only
+schedule work: a step created ``queued`` and a worker's claim of it (queued → running). Both
+stay in the run's history (``RunEvent``); every outcome that follows is audited.
 """
 
 from __future__ import annotations
@@ -153,7 +157,11 @@ def step_create(
     )
     if status in STEP_TERMINAL:
         roi_facts.fact_step_finished(step)
-    _audit("step.created", run_id=run.id, step=step, to=status)
+    if status != StepStatus.QUEUED:
+        # A step queued for a worker is scheduling, kept in the run's history only (as is a
+        # worker's claim of it, ``flows.engine.claims``); the audit log records what the step
+        # then does — and every step born running, skipped or reused.
+        _audit("step.created", run_id=run.id, step=step, to=status)
     bus.publish(_step_event(step))
     return step
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.test import Client
 
 from agents.audit import audit_seal, audit_verify
@@ -46,12 +47,18 @@ def test_every_run_and_step_transition_is_audited_with_flow_and_subject() -> Non
     assert run.status == "succeeded"
     rows = AuditEvent.objects.filter(kind="transition", run_id=run.id)
     transitions = RunEvent.objects.filter(run=run, kind__in=["step.created", "step.moved"])
-    # A worker picking a step up (queued → running) is bookkeeping kept in the run's history
-    # only (flows.engine.claims); every other step transition is audited.
-    claims = transitions.filter(from_status="queued", to_status="running")
-    assert claims.exists()
-    assert rows.filter(action__startswith="step.").count() == transitions.count() - claims.count()
+    # Scheduling — a step created queued, a worker picking it up (queued → running) — is kept
+    # in the run's history only (flows.engine.transitions); every other step transition is
+    # audited.
+    scheduling = transitions.filter(
+        Q(kind="step.created", to_status="queued") | Q(from_status="queued", to_status="running")
+    )
+    assert scheduling.exists()
+    assert rows.filter(action__startswith="step.").count() == (
+        transitions.count() - scheduling.count()
+    )
     assert not rows.filter(action="step.moved", data__from="queued", data__to="running").exists()
+    assert not rows.filter(action="step.created", data__to="queued").exists()
     assert list(
         rows.filter(action="run.moved").order_by("id").values_list("data__from", "data__to")
     ) == [("queued", "running"), ("running", "succeeded")]
