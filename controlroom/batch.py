@@ -50,9 +50,14 @@ def batched() -> Iterator[None]:
 
 
 def flush(pending: list[tuple[str, Sequence[Any]]]) -> None:
+    """Send ``pending`` in one execute. Each statement is bound on its own (``mogrify``: the
+    driver parses each short template once and caches it) and the joined text goes without
+    parameters, so nothing parses the long joined text again."""
     if not pending:
         return
-    sql = ";\n".join(statement for statement, _ in pending)
-    params = [value for _, values in pending for value in values]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if len(pending) == 1:
+            cursor.execute(*pending[0])
+            return
+        bound = [cursor.mogrify(statement, params) for statement, params in pending]
+        cursor.execute(";\n".join(bound))

@@ -21,7 +21,7 @@ from typing import Any
 from agents.models import ToolCall
 from controlroom import batch
 from flows.models import Approval, Outcome, Run, Step
-from flows.roi.models import BUCKET_BOUNDS_MS, MEASURES, MONEY_FIELDS, Grain
+from flows.roi.models import BUCKET_BOUNDS_MS, MEASURES, Grain
 
 _STATUS_FIELD = {
     "succeeded": "ok",
@@ -44,25 +44,30 @@ REASON_MAX = 200
 
 
 _COLUMNS = ("run_id", "grain", "key", "key2", *MEASURES)
-_INSERT = (
-    f"INSERT INTO flows_roifact ({', '.join(_COLUMNS)}) VALUES "
-    f"({', '.join(['%s'] * len(_COLUMNS))})"
-)
-_ZERO = {name: Decimal(0) if name in MONEY_FIELDS else 0 for name in MEASURES}
+_INSERT = f"INSERT INTO flows_roifact ({', '.join(_COLUMNS)}) VALUES "
 
 
 def _record(*facts: tuple[Any, str, str, str, dict[str, Any]]) -> None:
     """INSERT ``(run_id, grain, key, key2, measures)`` facts in one statement (measures not
     named are zero). Plain SQL: this runs once per step on the engine's hot path, and building
-    model instances of ~50 fields cost more than the insert itself."""
+    model instances of ~50 fields cost more than the insert itself. The zeros are written into
+    the statement, so it carries a handful of parameters (a driver parses a statement with
+    few parameters once and caches it; one with ~50 it parses every time)."""
     if not facts:
         return
-    sql = _INSERT + f", ({', '.join(['%s'] * len(_COLUMNS))})" * (len(facts) - 1)
+    rows: list[str] = []
     params: list[Any] = []
     for run_id, grain, key, key2, measures in facts:
-        values = _ZERO | measures
-        params += [run_id, str(grain), key[:200], key2[:200], *(values[n] for n in MEASURES)]
-    batch.execute(sql, params)  # with the transaction's other history rows (controlroom.batch)
+        placeholders = ["%s", "%s", "%s", "%s"]
+        params += [run_id, str(grain), key[:200], key2[:200]]
+        for name in MEASURES:
+            if name in measures:
+                placeholders.append("%s")
+                params.append(measures[name])
+            else:
+                placeholders.append("0")
+        rows.append(f"({', '.join(placeholders)})")
+    batch.execute(_INSERT + ", ".join(rows), params)  # with the transaction's history rows
 
 
 def bucket_field(ms: int) -> str:
