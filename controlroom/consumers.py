@@ -24,13 +24,14 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import connections
 
 from controlroom import live
 
@@ -40,6 +41,12 @@ MAX_SUBSCRIPTIONS = 20
 SEEN_EVENTS = 256
 #: Close code for a refused handshake's log line; the client sees an HTTP 403.
 CLOSE_UNAUTHENTICATED = 4401
+
+#: The one thread of this process on which the consumers read the database. It keeps its
+#: connection: the ASGI server keeps none otherwise (``controlroom/asgi.py``: each HTTP request
+#: runs on a thread of its own), and connecting anew for every render cost a live frame more
+#: than the render itself. One thread, so one connection per process however many sockets.
+_DATABASE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-db")
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
@@ -70,7 +77,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def subscribe(self, keys: Iterable[str]) -> None:
         wanted = [key for key in dict.fromkeys(keys) if key not in self.subscriptions]
         room = MAX_SUBSCRIPTIONS - len(self.subscriptions)
-        opened, refused = await database_sync_to_async(self._open)(wanted[:room])
+        opened, refused = await _in_database_thread(self._open, wanted[:room])
         refused += wanted[room:]
         for key, subscription in opened:
             await self.channel_layer.group_add(subscription.group, self.channel_name)
@@ -83,7 +90,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             return
         # After group_add: anything that changes from here on arrives as an event, anything
         # before it is in what sync() reads now.
-        fragments = await database_sync_to_async(self._sync_html)([sub for _, sub in opened])
+        fragments = await _in_database_thread(self._sync_html, [sub for _, sub in opened])
         await self._send_fragments(fragments)
 
     async def unsubscribe(self, keys: Iterable[str]) -> None:
@@ -184,7 +191,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             for key in due:
                 del self.pending_since[key]
                 self.rendered_at[key] = now
-            await database_sync_to_async(self._render)(batch)
+            await _in_database_thread(self._render, batch)
 
     def _due(self) -> tuple[list[str], float]:
         """The pending keys to render now, or else how long until the first of them is due."""
@@ -216,6 +223,21 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             for html in _safely(partial(subscription.render, events)):
                 with contextlib.suppress(Exception):  # the socket closed meanwhile
                     send([html])
+
+
+async def _in_database_thread[T](func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)`` on the consumers' database thread (``_DATABASE``)."""
+    call = sync_to_async(_with_usable_connection, thread_sensitive=False, executor=_DATABASE)
+    return await call(func, *args)
+
+
+def _with_usable_connection[T](func: Callable[..., T], *args: Any) -> T:
+    # A connection that stopped answering (a database restart) is replaced, not used; one that
+    # answers is kept whatever CONN_MAX_AGE says.
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+    return func(*args)
 
 
 def _safely(render: Callable[[], Iterable[str]]) -> Iterator[str]:

@@ -13,9 +13,9 @@ of bus events since. Both return out-of-band fragments (``hx-swap-oob``) made fr
 partial templates the page renders; each is sent as its own websocket message, because the
 browser parses a message as one piece of HTML and table rows only parse as the first element of
 their piece. ``render`` may yield its fragments: each is sent as soon as it is made, so a page
-shows its most direct change first, before the rest is rendered. Both run in a worker thread
-(``database_sync_to_async``), one call at a time per connection, so a subscription may keep
-state (which rows the page holds) without locks.
+shows its most direct change first, before the rest is rendered. Both run on the consumers'
+database thread (one per process, ``controlroom.consumers``), one call at a time, so a
+subscription may keep state (which rows the page holds) without locks.
 
 A subscription renders as soon as its event arrives (events arriving meanwhile join its next
 render): a page about one object, such as a run, shows each change at once. A subscription

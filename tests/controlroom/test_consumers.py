@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -20,6 +21,8 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
+from django.db.backends.signals import connection_created
 
 from controlroom import bus, live
 from controlroom.accounts import user_ensure
@@ -243,6 +246,43 @@ def test_a_run_page_renders_a_change_at_once_while_a_paced_list_waits(
         await communicator.disconnect()
 
     scenario(body)
+
+
+def test_renders_keep_their_database_connection_where_requests_keep_none(
+    viewer: Any, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ASGI server keeps no database connection between requests (CONN_MAX_AGE=0); a
+    socket's subscribing and renders must not connect anew each time."""
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
+    connections["default"].close()  # from here on this thread's connections are not kept either
+    rev = selectors.run_rev(run_id=run.id)
+    engine = "engine"
+    opened: list[str] = []
+
+    def count(**kwargs: Any) -> None:
+        opened.append(threading.current_thread().name)
+
+    def step() -> None:  # as a worker would, on a thread of its own
+        threading.current_thread().name = engine
+        try:
+            execute_next_step(run)
+        finally:
+            connections.close_all()
+
+    async def body() -> None:
+        communicator = connect_to(viewer, f"subscribe=run.{run.id}&rev={rev}")
+        assert (await communicator.connect())[0]
+        for _ in range(2):  # each step: a claim and a completion, each rendered
+            await asyncio.to_thread(step)
+            assert await frames(communicator)
+        await communicator.disconnect()
+
+    connection_created.connect(count)
+    try:
+        scenario(body)
+    finally:
+        connection_created.disconnect(count)
+    assert len([name for name in opened if name != engine]) <= 1, opened
 
 
 def test_a_new_step_is_inserted_once_then_replaced(viewer: Any, run: Run) -> None:
