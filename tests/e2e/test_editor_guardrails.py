@@ -28,6 +28,7 @@ from tests.e2e.test_editor import (
     shoot,
     write_then_end,
 )
+from tests.support.browser import axe_inject
 from tests.support.stack import AsgiServer, ManagedProcess
 from tests.support.wait import stays
 
@@ -158,7 +159,7 @@ def test_a_designer_attaches_a_policy_sees_it_validated_saves_and_exports_it(
     )
     shoot(page, "guardrails-2-agent-panel")
     assert AXE.exists()
-    page.add_script_tag(path=str(AXE))
+    axe_inject(page)
     assert page.evaluate(AXE_RUN) == []
 
     mine.get_by_role("link", name="Writer no payments").click()
@@ -274,7 +275,7 @@ def test_a_viewer_reads_the_guardrails_without_controls(
     expect(scoped.get_by_role("link", name="Email one a day")).to_have_attribute(
         "href", "/policies/email-one-a-day/"
     )
-    page.add_script_tag(path=str(AXE))
+    axe_inject(page)
     assert page.evaluate(AXE_RUN) == []
 
 
@@ -288,7 +289,7 @@ def test_the_flow_page_checklist_leads_to_the_missing_field_in_the_editor(
     expect(checklist.locator('[data-launch-item="roi"]')).to_have_attribute("data-ok", "false")
     expect(checklist.locator('[data-launch-item="action"]')).to_have_attribute("data-ok", "true")
     shoot(page, "guardrails-3-flow-page-checklist")
-    page.add_script_tag(path=str(AXE))
+    axe_inject(page)
     assert page.evaluate(AXE_RUN) == []
     checklist.get_by_role("link", name="Fix in the editor: ROI").click()
     expect(page).to_have_url(f"{stack.url}/flows/{outreach.slug}/edit/?launch=roi")
