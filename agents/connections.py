@@ -1,7 +1,12 @@
 """Provider connections: how agents reach a model provider (kind, base URL, API key secret).
 
 The key is named, never held: a connection points at a ``Secret`` row, which only
-``agents.secrets.secret_reveal`` opens, at the moment of a call.
+``agents.secrets.secret_reveal_to`` opens, at the moment of a call — and only if the secret is
+bound to this connection as it is now (or allows its host). Naming a secret here does not bind
+it: designers may pick any secret, but its value goes nowhere an admin did not allow. An admin
+saving a connection (``bind_key=True``) binds its key to it as saved; anyone re-pointing a
+connection (kind or base URL) afterwards unbinds it in effect until an admin saves or binds
+again.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from django.db import IntegrityError, transaction
 
 from agents.agents import Problem
 from agents.audit import audit_record
+from agents.egress import EgressRefused, target_parse
 from agents.models import ProviderConnection, Secret
+from agents.secrets import secret_bind_connection
 
 MAX_TIMEOUT_SECONDS = 600.0
 
@@ -29,6 +36,11 @@ def _checked(
         problems.append(Problem("kind", "a connection is for openai or anthropic models"))
     if base_url and not base_url.startswith(("http://", "https://")):
         problems.append(Problem("base_url", "an http:// or https:// URL, or blank"))
+    elif base_url:
+        try:
+            target_parse(base_url)
+        except EgressRefused as exc:
+            problems.append(Problem("base_url", str(exc)))
     if not 1 <= timeout_seconds <= MAX_TIMEOUT_SECONDS:
         problems.append(Problem("timeout_seconds", f"from 1 to {MAX_TIMEOUT_SECONDS:g} seconds"))
     secret = None
@@ -48,8 +60,10 @@ def connection_create(
     base_url: str = "",
     api_key: str | None = None,
     timeout_seconds: float = 60.0,
+    bind_key: bool = False,
 ) -> ProviderConnection:
-    """Create a connection; ``api_key`` names a stored secret. Raises ``ConnectionInvalid``
+    """Create a connection; ``api_key`` names a stored secret. ``bind_key`` (only when the
+    caller is an admin) binds that secret to the new connection. Raises ``ConnectionInvalid``
     (a taken slug included)."""
     secret = _checked(
         kind=kind, base_url=base_url, api_key=api_key, timeout_seconds=timeout_seconds
@@ -69,6 +83,8 @@ def connection_create(
                 subject=slug,
                 data={"kind": kind, "base_url": base_url, "api_key_secret": api_key},
             )
+            if bind_key and secret is not None:
+                secret_bind_connection(secret=secret, connection=created)
             return created
     except IntegrityError:
         raise ConnectionInvalid(
@@ -83,9 +99,13 @@ def connection_update(
     base_url: str,
     api_key: str | None,
     timeout_seconds: float,
+    bind_key: bool = False,
 ) -> ProviderConnection:
     """Change everything but the slug (agents refer to it). Agents using the connection pick
-    the change up on their next call; saved flow versions name the connection by slug."""
+    the change up on their next call; saved flow versions name the connection by slug.
+    ``bind_key`` (only when the caller is an admin) binds the key to the connection as saved;
+    without it, a changed kind or base URL leaves the key's binding behind (the key is refused
+    until an admin binds it again)."""
     secret = _checked(
         kind=kind, base_url=base_url, api_key=api_key, timeout_seconds=timeout_seconds
     )
@@ -104,5 +124,7 @@ def connection_update(
             subject=connection.slug,
             data={"kind": kind, "base_url": base_url, "api_key_secret": api_key},
         )
-    connection.refresh_from_db()
+        connection.refresh_from_db()
+        if bind_key and secret is not None:
+            secret_bind_connection(secret=secret, connection=connection)
     return connection

@@ -11,7 +11,11 @@ An agent (or a template it fills) chooses these URLs, so they are hostile until 
   metadata host names. Then the connection goes to the vetted address itself (the ``Host``
   header and TLS SNI keep the name), so a second DNS answer cannot swap it (DNS rebinding).
 - Redirects are followed here, not by httpx, and every hop is vetted the same way; at most
-  ``max_redirects`` hops, and never from https down to http.
+  ``max_redirects`` hops, and never from https down to http. Credentials (``Authorization``,
+  ``Cookie`` and any header the caller names as one) never follow a redirect to another origin.
+- Model-provider SDKs reach their APIs through ``agents.providers.transport``, an httpx
+  transport that applies these same checks (``target_parse``, ``target_vet``) to every request
+  it sends and connects to the vetted address.
 - Bodies are streamed and cut off at ``max_bytes``; connect, read and total time are bounded.
 - Proxies from the environment are ignored: a proxy would resolve the name itself.
 
@@ -318,10 +322,13 @@ def egress_request(
     limits: EgressEnv | None = None,
     max_redirects: int = 5,
     verify: ssl.SSLContext | bool = True,
+    credential_headers: tuple[str, ...] = (),
 ) -> EgressResponse:
     """Make one HTTP request to a vetted target, following vetted redirects; read the body.
 
     ``limits`` defaults to the configured ones. ``verify`` exists for tests with their own CA.
+    ``credential_headers`` names headers that, like ``Authorization``, are dropped when a
+    redirect leaves the origin (a credential bound to a host stays with that host).
     Raises ``EgressRefused`` before connecting to anything not allowed, ``EgressTooLarge``,
     ``EgressTimeout``/``EgressTransient`` (worth a retry) or ``EgressError``.
     No side effects here beyond the request itself; idempotency is the caller's business.
@@ -332,6 +339,7 @@ def egress_request(
     if params:
         target = _with_params(target, params)
     hop = _Hop(method.upper(), target, _clean_headers(headers or {}), content)
+    bound = (*ORIGIN_BOUND_HEADERS, *(name.lower() for name in credential_headers))
     for redirects in range(max_redirects + 1):
         address = target_vet(hop.target, allow=limits.allow, timeout=_remaining(deadline))
         response = _exchange(hop, address, limits=limits, deadline=deadline, verify=verify)
@@ -345,7 +353,7 @@ def egress_request(
                 redirects=redirects,
                 encoding=response.encoding,
             )
-        hop = _redirected(hop, response.status, location)
+        hop = _redirected(hop, response.status, location, bound=bound)
     raise EgressError(f"more than {max_redirects} redirects")
 
 
@@ -376,14 +384,14 @@ def _remaining(deadline: float) -> float:
     return left
 
 
-def _redirected(hop: _Hop, status: int, location: str) -> _Hop:
+def _redirected(hop: _Hop, status: int, location: str, *, bound: tuple[str, ...]) -> _Hop:
     """The next hop: vetted again by the caller; credentials stay with their origin."""
     target = target_parse(urljoin(hop.target.url, location))
     if hop.target.scheme == "https" and target.scheme == "http":
         raise EgressRefused("refused a redirect from https down to http")
     headers = dict(hop.headers)
     if target.origin != hop.target.origin:
-        for name in ORIGIN_BOUND_HEADERS:
+        for name in bound:
             headers.pop(name, None)
     method, content = hop.method, hop.content
     if status == 303 or (status in (301, 302) and method == "POST"):

@@ -6,6 +6,21 @@ obvious shapes of credentials that were never stored (``sk-…`` API keys, ``Bea
 ``Authorization:`` / ``api_key=`` values, GitHub, Slack, AWS and Google keys). Each match
 becomes ``[redacted]``.
 
+A stored value is matched in every encoding a server could echo it in (``_variants``): as is,
+JSON-escaped, percent-encoded (``quote`` with and without ``/`` safe, ``quote_plus``, every
+byte escaped), hex (lower and upper case of its UTF-8 bytes) and base64 (standard and URL-safe
+alphabets, padded or not) — base64 at each of the three byte alignments it can have inside a
+longer encoded string (``base64("Bearer " + value)`` holds no ``base64(value)``; it holds the
+alignment-1 core), minus the edge characters that depend on the neighbouring bytes. Encoded
+forms shorter than ``MIN_ENCODED_CHARS`` are not matched (they would shred ordinary text);
+real credentials are far longer. An encoding outside this list (say, a server escaping only
+some characters) is not recognised: the defence against that is the binding, which keeps a
+secret away from hosts an admin did not trust (``agents.secrets``).
+
+All needles of all values are compiled once per change of the value set into one regex shaped
+as a prefix tree (``_trie_pattern``), so ``redact`` is one linear pass whatever the number of
+secrets (measured in ``tests/security/test_secret_binding.py``).
+
 This module is loaded by the LOGGING configuration before Django's apps are ready, so it
 imports no model at import time; ``agents.secrets`` is imported when the values are loaded.
 """
@@ -13,6 +28,7 @@ imports no model at import time; ``agents.secrets`` is imported when the values 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import re
@@ -26,6 +42,9 @@ REDACTED = "[redacted]"
 CACHE_SECONDS = 30.0
 # Shorter values are not scrubbed by value: replacing every "abc" would shred ordinary text.
 MIN_VALUE_CHARS = 4
+MIN_ENCODED_CHARS = 8
+# Deeper shared prefixes than this fall back to a plain alternation (bounded recursion).
+_TRIE_DEPTH = 64
 
 # A credential-looking value after ``Authorization:`` / ``api_key=``: token characters only, so
 # ``"api_key": {"type": "string"}`` in a schema or ``authorization failed`` is left alone.
@@ -73,14 +92,8 @@ class _Known:
             self.loaded = frozenset(loaded)
         if remembered is not None:
             self.remembered |= {remembered}
-        variants = {
-            variant
-            for value in self.loaded | self.remembered
-            for variant in _variants(value)
-            if len(variant) >= MIN_VALUE_CHARS
-        }
-        ordered = sorted(variants, key=len, reverse=True)  # the longest match wins
-        self.pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        needles = {needle for value in self.loaded | self.remembered for needle in _variants(value)}
+        self.pattern = _trie_pattern(needles)
 
 
 _known = _Known()
@@ -89,12 +102,73 @@ _local = threading.local()
 
 
 def _variants(value: str) -> Iterator[str]:
-    """``value`` as it may appear in text: raw, escaped inside JSON, percent-encoded."""
+    """``value`` as it may appear in text: raw, escaped inside JSON, percent-encoded, hex,
+    base64 (every alignment, both alphabets). Too-short forms are left out."""
+    if len(value) < MIN_VALUE_CHARS:
+        return
     yield value
     yield json.dumps(value)[1:-1]
     yield json.dumps(value, ensure_ascii=False)[1:-1]
-    yield quote(value, safe="")
-    yield quote_plus(value)
+    raw = value.encode("utf-8")
+    encoded = [
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value),
+        "".join(f"%{byte:02X}" for byte in raw),  # every byte escaped, as some encoders do
+        "".join(f"%{byte:02x}" for byte in raw),
+        raw.hex(),
+        raw.hex().upper(),
+        *_base64_cores(raw),
+    ]
+    yield from (form for form in encoded if len(form) >= MIN_ENCODED_CHARS)
+
+
+def _base64_cores(raw: bytes) -> Iterator[str]:
+    """The base64 characters that depend on ``raw`` alone, for ``raw`` starting at byte 0, 1
+    or 2 of a 3-byte group; standard and URL-safe. Padding is never part of a core, so padded
+    and unpadded encodings both contain it."""
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + raw).decode("ascii").rstrip("=")
+        start = -(-8 * offset // 6)  # the first character holding no prefix bit
+        end = 8 * (offset + len(raw)) // 6  # past the last holding no following bit
+        core = encoded[start:end]
+        yield core
+        yield core.translate(_URLSAFE)
+
+
+_URLSAFE = str.maketrans("+/", "-_")
+
+
+def _trie_pattern(needles: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex matching any of ``needles``, longest first at each position, built as a
+    prefix tree so that matching does not try every needle at every character."""
+    ordered = sorted(set(needles))
+    if not ordered:
+        return None
+    return re.compile(_trie_branch(ordered, 0))
+
+
+def _trie_branch(words: list[str], depth: int) -> str:
+    """The pattern for sorted ``words`` (all sharing their first ``depth`` characters),
+    matching what follows that prefix."""
+    if len(words) == 1:
+        return re.escape(words[0][depth:])
+    if depth >= _TRIE_DEPTH:
+        rests = sorted((word[depth:] for word in words), key=len, reverse=True)
+        return "(?:" + "|".join(map(re.escape, rests)) + ")"
+    ends_here = words[0] == words[0][:depth]  # sorted: the prefix itself comes first
+    rest = words[1:] if ends_here else words
+    branches = []
+    start = 0
+    while start < len(rest):
+        char = rest[start][depth]
+        stop = start
+        while stop < len(rest) and rest[stop][depth] == char:
+            stop += 1
+        branches.append(re.escape(char) + _trie_branch(rest[start:stop], depth + 1))
+        start = stop
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if ends_here else body
 
 
 def redact(text: str) -> str:

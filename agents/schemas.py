@@ -113,11 +113,42 @@ class ToolListOut(Schema):
     next_cursor: str | None = None
 
 
+_ALLOWED_HOSTS = (
+    "Host patterns the secret may be sent to (http tool, provider connections): "
+    "`api.example.com`, `*.example.com`, an address, each optionally with `:port`. "
+    "Admins only; omitted keeps the current list, [] empties it."
+)
+_CONNECTIONS = (
+    "Slugs of provider connections the secret may be sent through, each pinned to the "
+    "connection's current kind and base URL. Admins only; omitted keeps them, [] removes all."
+)
+
+
 class SecretIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     value: str = Field(min_length=1, max_length=64_000, description="Write-only")
     description: str = Field(default="", max_length=200)
+    allowed_hosts: list[str] | None = Field(default=None, max_length=50, description=_ALLOWED_HOSTS)
+    connections: list[str] | None = Field(default=None, max_length=100, description=_CONNECTIONS)
+
+
+class SecretPatch(Schema):
+    """Change where a secret may go (or its description) without touching its value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, max_length=200)
+    allowed_hosts: list[str] | None = Field(default=None, max_length=50, description=_ALLOWED_HOSTS)
+    connections: list[str] | None = Field(default=None, max_length=100, description=_CONNECTIONS)
+
+
+class SecretConnectionOut(Schema):
+    slug: str
+    current: bool = Field(
+        description="false once the connection's kind or base URL changed since it was bound: "
+        "the key is not sent through it until an admin binds it again"
+    )
 
 
 class SecretOut(Schema):
@@ -125,6 +156,8 @@ class SecretOut(Schema):
     description: str
     updated_at: str
     set: bool = True
+    allowed_hosts: list[str] = []
+    connections: list[SecretConnectionOut] = []
 
 
 class SecretListOut(Schema):

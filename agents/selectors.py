@@ -106,22 +106,38 @@ def tool_choices() -> list[dict[str, Any]]:
 
 
 def secret_list() -> QuerySet[Secret]:
-    """Secrets by name, without their ciphertext."""
-    return Secret.objects.defer("ciphertext").order_by("name")
+    """Secrets by name, without their ciphertext, with their connection bindings."""
+    return (
+        Secret.objects.defer("ciphertext").prefetch_related("bindings__connection").order_by("name")
+    )
 
 
 def secret_get(*, name: str) -> Secret | None:
-    return Secret.objects.defer("ciphertext").filter(name=name).first()
+    return secret_list().filter(name=name).first()
 
 
 def secret_dict(secret: Secret) -> dict[str, Any]:
-    """What anyone may know about a secret: never its value."""
+    """What anyone may know about a secret: never its value; where it may be sent."""
     return {
         "name": secret.name,
         "description": secret.description,
         "updated_at": secret.updated_at.isoformat(),
         "set": True,
+        "allowed_hosts": list(secret.allowed_hosts or []),
+        "connections": secret_connections(secret),
     }
+
+
+def secret_connections(secret: Secret) -> list[dict[str, Any]]:
+    """The connections ``secret`` is bound to, by slug; ``current`` False when the connection
+    was re-pointed since (the key is not sent through it then)."""
+    return sorted(
+        (
+            {"slug": binding.connection.slug, "current": binding.matches(binding.connection)}
+            for binding in secret.bindings.all()
+        ),
+        key=lambda item: item["slug"],
+    )
 
 
 def connection_list() -> QuerySet[ProviderConnection]:

@@ -9,7 +9,7 @@ from django import forms
 
 from agents import mcp_servers
 from agents.forms.common import secret_choices
-from agents.models import McpServer, ProviderConnection
+from agents.models import McpServer, ProviderConnection, Secret
 
 CATEGORY_LABELS = {
     "read": "read — looks things up",
@@ -21,6 +21,9 @@ CATEGORIES = [(name, CATEGORY_LABELS.get(name, name)) for name in mcp_servers.CA
 
 
 class SecretForm(forms.Form):
+    """Add or replace a secret, and set where it may be sent (admins only: the view checks).
+    A blank value keeps the stored one (for changing only the binding or description)."""
+
     name = forms.RegexField(
         regex=r"^[A-Za-z0-9_-]{1,100}$",
         max_length=100,
@@ -32,14 +35,57 @@ class SecretForm(forms.Form):
         required=False, max_length=200, label="Description", help_text="What it is for."
     )
     value = forms.CharField(
+        required=False,
         strip=False,
         max_length=64_000,
         label="Value",
-        help_text="Write-only: it is encrypted at rest and never shown again.",
+        help_text=(
+            "Write-only: it is encrypted at rest and never shown again. Leave blank to keep "
+            "the stored value of an existing secret."
+        ),
         widget=forms.PasswordInput(
             render_value=False, attrs={"autocomplete": "new-password", "spellcheck": "false"}
         ),
     )
+    allowed_hosts = forms.CharField(
+        required=False,
+        max_length=13_000,
+        label="Allowed hosts",
+        help_text=(
+            "Where the http tool and provider connections may send it, one per line: "
+            "api.example.com, *.example.com, 10.0.0.5:8443. Anywhere else is refused."
+        ),
+        widget=forms.Textarea(attrs={"rows": 3, "class": "code-input", "spellcheck": "false"}),
+    )
+    connections = forms.MultipleChoiceField(
+        required=False,
+        label="Provider connections",
+        help_text=(
+            "Connections that may send it, as they are now: re-pointing one later stops the "
+            "key until an admin saves it here again."
+        ),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        slugs = ProviderConnection.objects.order_by("slug").values_list("slug", flat=True)
+        cast(forms.MultipleChoiceField, self.fields["connections"]).choices = [
+            (slug, slug) for slug in slugs
+        ]
+
+    def clean_allowed_hosts(self) -> list[str]:
+        text = self.cleaned_data.get("allowed_hosts") or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    @staticmethod
+    def initial_for(secret: Secret) -> dict[str, Any]:
+        return {
+            "name": secret.name,
+            "description": secret.description,
+            "allowed_hosts": "\n".join(secret.allowed_hosts or []),
+            "connections": [binding.connection.slug for binding in secret.bindings.all()],
+        }
 
 
 class ConnectionForm(forms.Form):

@@ -1,7 +1,7 @@
 """Models of the agents app, one module per concern."""
 
 from agents.models.audit import AuditEvent, AuditVerification
-from agents.models.connections import ProviderConnection, Secret
+from agents.models.connections import ProviderConnection, Secret, SecretBinding
 from agents.models.core import Agent, Effect, OutboxMessage
 from agents.models.knowledge import KnowledgeBase, KnowledgeDocument
 from agents.models.mcp import McpServer, McpTool
@@ -25,5 +25,6 @@ __all__ = [
     "ProviderConnection",
     "Record",
     "Secret",
+    "SecretBinding",
     "ToolCall",
 ]

@@ -7,11 +7,16 @@ from django.db import models
 
 class Secret(models.Model):
     """A credential, Fernet-encrypted with the installation's key. Write-only: nothing reads
-    ``ciphertext`` back out except ``agents.secrets.secret_reveal`` at the moment of use."""
+    ``ciphertext`` back out except ``agents.secrets`` at the moment of use.
+
+    Bound to its use: it is sent only to a host matching ``allowed_hosts`` (normalised
+    ``host``, ``*.suffix``, either with ``:port``) or through a provider connection it has a
+    ``SecretBinding`` for. Only admins change either (``agents.secrets.secret_bind``)."""
 
     name = models.SlugField(max_length=100, unique=True)
     description = models.CharField(max_length=200, blank=True)
     ciphertext = models.BinaryField()
+    allowed_hosts = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
@@ -49,3 +54,34 @@ class ProviderConnection(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class SecretBinding(models.Model):
+    """Secret ``secret`` may be sent through provider connection ``connection`` while the
+    connection still has the ``kind`` and ``base_url`` it had when an admin bound them: a
+    connection re-pointed since (by anyone) no longer gets the key until an admin binds again."""
+
+    secret = models.ForeignKey(Secret, on_delete=models.CASCADE, related_name="bindings")
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.CASCADE, related_name="secret_bindings"
+    )
+    kind = models.CharField(max_length=20)
+    base_url = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["secret", "connection"], name="secret_binding_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.secret_id} -> {self.connection_id}"
+
+    @property
+    def current(self) -> bool:
+        """Whether the bound connection is still as it was when bound."""
+        return self.matches(self.connection)
+
+    def matches(self, connection: ProviderConnection) -> bool:
+        """Whether ``connection`` still goes where it went when this binding was made."""
+        return (self.kind, self.base_url) == (connection.kind, connection.base_url)

@@ -7,13 +7,16 @@ output is asked for by instruction (``json_mode`` ``auto``/``prompt``/``object``
 structured outputs (``output_config.format``) when ``json_mode`` is ``schema``.
 
 The SDK's own retries are off (``max_retries=0``): the engine retries by error class. The SDK is
-imported at the first call (it is slow to import and most processes never call it).
+imported at the first call (it is slow to import and most processes never call it). It sends
+through ``agents.providers.transport`` (the egress rules: loopback and private addresses only
+when ``CONTROLROOM_EGRESS_ALLOW`` opens them); a refusal there is a ``ProviderError``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agents.egress import EgressError
 from agents.providers.base import (
     Message,
     ModelRequest,
@@ -21,6 +24,7 @@ from agents.providers.base import (
     ProviderError,
     ProviderTransientError,
     ToolRequest,
+    egress_error,
     scrub,
     status_error,
     system_prompt,
@@ -96,13 +100,21 @@ def _native(message: Message) -> dict[str, Any]:
 def _create(endpoint: Endpoint, arguments: dict[str, Any]) -> AnthropicMessage:
     import anthropic
 
+    from agents.providers.transport import egress_client
+
     key = endpoint.sdk_key
     client = anthropic.Anthropic(
-        api_key=key, base_url=endpoint.base_url, timeout=endpoint.timeout, max_retries=0
+        api_key=key,
+        base_url=endpoint.base_url,
+        timeout=endpoint.timeout,
+        max_retries=0,
+        http_client=egress_client(base_url=endpoint.base_url, timeout=endpoint.timeout),
     )
     try:
         with client:
             return client.messages.create(**arguments)
+    except EgressError as exc:
+        raise egress_error("anthropic", exc) from None
     except anthropic.APIStatusError as exc:
         detail = scrub(_detail(exc.body) or exc.message, key)
         raise status_error(
@@ -113,7 +125,9 @@ def _create(endpoint: Endpoint, arguments: dict[str, Any]) -> AnthropicMessage:
         ) from None
     except anthropic.APITimeoutError:
         raise ProviderTransientError(f"anthropic timed out after {endpoint.timeout:g}s") from None
-    except anthropic.APIConnectionError:
+    except anthropic.APIConnectionError as exc:
+        if isinstance(exc.__cause__, EgressError):
+            raise egress_error("anthropic", exc.__cause__) from None
         raise ProviderTransientError(
             f"anthropic could not be reached at {client.base_url}"
         ) from None

@@ -16,6 +16,8 @@ from typing import Any, Literal, Protocol
 
 from django.utils import timezone
 
+from agents.egress import EgressTransient
+
 
 class ProviderError(Exception):
     """The provider refused or answered something unusable: the step fails, nothing runs."""
@@ -174,6 +176,16 @@ def status_error(*, provider: str, status: int, detail: str, headers: Any = None
     if status == 429:
         return ProviderTransientError(message, retry_after=retry_after_seconds(headers))
     if status == 408 or status >= 500:
+        return ProviderTransientError(message)
+    return ProviderError(message)
+
+
+def egress_error(provider: str, exc: Exception) -> ProviderError:
+    """A refusal or failure from ``agents.egress`` on the way to ``provider``: a refused or
+    malformed destination is final (``ProviderError``); a timeout or resolver hiccup
+    (``EgressTransient``) is worth a retry."""
+    message = f"{provider}: {exc}"
+    if isinstance(exc, EgressTransient):
         return ProviderTransientError(message)
     return ProviderError(message)
 

@@ -7,7 +7,9 @@ Schema is accepted) when the agent has an output schema, ``json_object`` otherwi
 ``json_mode`` can force ``object`` or ``prompt`` (instruction only) for servers that lack one.
 
 The SDK's own retries are off (``max_retries=0``): the engine retries by error class. The SDK is
-imported at the first call (it is slow to import and most processes never call it).
+imported at the first call (it is slow to import and most processes never call it). It sends
+through ``agents.providers.transport`` (the egress rules: loopback and private addresses only
+when ``CONTROLROOM_EGRESS_ALLOW`` opens them); a refusal there is a ``ProviderError``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from agents.egress import EgressError
 from agents.providers.base import (
     Message,
     ModelRequest,
@@ -22,6 +25,7 @@ from agents.providers.base import (
     ProviderError,
     ProviderTransientError,
     ToolRequest,
+    egress_error,
     scrub,
     status_error,
     system_prompt,
@@ -121,16 +125,24 @@ def _native(message: Message) -> list[dict[str, Any]]:
 def _create(endpoint: Endpoint, arguments: dict[str, Any]) -> ChatCompletion:
     import openai
 
+    from agents.providers.transport import egress_client
+
     key = endpoint.sdk_key
     try:
         client = openai.OpenAI(
-            api_key=key, base_url=endpoint.base_url, timeout=endpoint.timeout, max_retries=0
+            api_key=key,
+            base_url=endpoint.base_url,
+            timeout=endpoint.timeout,
+            max_retries=0,
+            http_client=egress_client(base_url=endpoint.base_url, timeout=endpoint.timeout),
         )
     except openai.OpenAIError as exc:  # no key configured anywhere
         raise ProviderError(f"openai is not configured: {scrub(str(exc), key)}") from None
     try:
         with client:
             return client.chat.completions.create(**_for_host(arguments, client.base_url.host))
+    except EgressError as exc:
+        raise egress_error("openai", exc) from None
     except openai.APIStatusError as exc:
         detail = scrub(_detail(exc.body) or exc.message, key)
         raise status_error(
@@ -138,7 +150,9 @@ def _create(endpoint: Endpoint, arguments: dict[str, Any]) -> ChatCompletion:
         ) from None
     except openai.APITimeoutError:
         raise ProviderTransientError(f"openai timed out after {endpoint.timeout:g}s") from None
-    except openai.APIConnectionError:
+    except openai.APIConnectionError as exc:
+        if isinstance(exc.__cause__, EgressError):
+            raise egress_error("openai", exc.__cause__) from None
         raise ProviderTransientError(f"openai could not be reached at {client.base_url}") from None
     except openai.OpenAIError as exc:
         raise ProviderError(f"openai call failed: {scrub(str(exc), key)}") from None

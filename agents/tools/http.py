@@ -11,8 +11,12 @@ again. A call that fails (timeout, 5xx, 4xx) records nothing, so its retry calls
 the same key, for the receiver to deduplicate.
 
 Credentials: ``auth: {"secret": name, "header": "Authorization", "scheme": "Bearer"}`` is
-resolved with ``secret_reveal`` at the moment of the request; the value never enters the
-arguments, the ledger, the output or an error message (all pass through ``redact``).
+resolved with ``secret_reveal_to`` at the moment of the request, and only if the secret allows
+the URL's host (one of its ``allowed_hosts``, set by an admin): otherwise the call fails with a
+``ToolError`` naming the secret and the host, before anything is sent. The header never follows
+a redirect to another origin. The value never enters the arguments, the ledger, the output or
+an error message (all pass through ``redact``, which also knows its base64, hex and URL
+encodings, so a server echoing the header encoded does not get it stored either).
 """
 
 from __future__ import annotations
@@ -138,7 +142,8 @@ def http_perform(args: dict[str, Any], *, idempotency_key: str | None) -> dict[s
     dropped connections, 408/425/429 and 5xx (with ``retry_after`` from ``Retry-After``),
     ``ToolError`` for refusals and other 4xx. Output and errors are redacted."""
     headers = {str(name): str(value) for name, value in (args.get("headers") or {}).items()}
-    headers.update(_auth_header(args.get("auth")))
+    credential = _auth_header(args.get("auth"), url=str(args["url"]))
+    headers.update(credential)
     content: bytes | None = None
     if "json" in args:
         content = json.dumps(args["json"], ensure_ascii=False).encode("utf-8")
@@ -155,6 +160,7 @@ def http_perform(args: dict[str, Any], *, idempotency_key: str | None) -> dict[s
             headers=headers,
             content=content,
             params=args.get("query") or None,
+            credential_headers=tuple(credential),
         )
     except EgressTransient as exc:
         raise ToolTransientError(redact(f"http: {exc}")) from None
@@ -164,14 +170,16 @@ def http_perform(args: dict[str, Any], *, idempotency_key: str | None) -> dict[s
     return redact_value(_shape(response))
 
 
-def _auth_header(auth: dict[str, Any] | None) -> dict[str, str]:
+def _auth_header(auth: dict[str, Any] | None, *, url: str) -> dict[str, str]:
     if not auth:
         return {}
-    from agents.secrets import SecretMissing, SecretUnreadable, secret_reveal
+    from agents.secrets import SecretMissing, SecretNotAllowed, SecretUnreadable, secret_reveal_to
 
     name = str(auth["secret"])
     try:
-        value = secret_reveal(name)
+        value = secret_reveal_to(name=name, url=url)
+    except SecretNotAllowed as exc:
+        raise ToolError(f"http: {exc}") from None
     except (SecretMissing, SecretUnreadable, ImproperlyConfigured) as exc:
         raise ToolError(f"http: credential {name!r} cannot be used: {exc}") from None
     scheme = str(auth.get("scheme", "Bearer"))

@@ -1,4 +1,6 @@
-"""Provider connections: list, create, edit (designers and admins)."""
+"""Provider connections: list, create, edit (designers and admins). An admin saving a
+connection binds its key secret to it as saved; a designer's save binds nothing (the key is
+refused until an admin allows it)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from agents import forms, selectors
 from agents.connections import ConnectionInvalid, connection_create, connection_update
 from agents.models import ProviderConnection
-from agents.views.common import add_problems, require, section
+from agents.views.common import add_problems, is_admin, require, section
 from controlroom.roles import Capability, can
 
 
@@ -67,7 +69,9 @@ def connection_new(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             connection = connection_create(
-                slug=form.cleaned_data["slug"], **_connection_fields(form)
+                slug=form.cleaned_data["slug"],
+                bind_key=is_admin(request),
+                **_connection_fields(form),
             )
         except ConnectionInvalid as exc:
             add_problems(form, exc.problems)
@@ -95,7 +99,9 @@ def connection_edit(request: HttpRequest, slug: str) -> HttpResponse:
     form = forms.ConnectionForm(request.POST, initial=initial, editing=True)
     if form.is_valid():
         try:
-            connection_update(connection=connection, **_connection_fields(form))
+            connection_update(
+                connection=connection, bind_key=is_admin(request), **_connection_fields(form)
+            )
         except ConnectionInvalid as exc:
             add_problems(form, exc.problems)
         else:

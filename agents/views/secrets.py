@@ -1,5 +1,6 @@
-"""The secrets page: names and descriptions only; admins set and delete values, which
-are never rendered, not even back into a form that failed."""
+"""The secrets page: names, descriptions and where each may be sent; admins set and delete
+values, which are never rendered, not even back into a form that failed, and are the only ones
+who set where a secret may go (allowed hosts, provider connections)."""
 
 from __future__ import annotations
 
@@ -30,20 +31,28 @@ def _secret_page(request: HttpRequest, form: forms.SecretForm, status: int = 200
 def secret_list(request: HttpRequest) -> HttpResponse:
     require(request, Capability.VIEW)
     if request.method != "POST":
-        initial = {"name": request.GET.get("name", "")}
-        existing = selectors.secret_get(name=initial["name"]) if initial["name"] else None
-        if existing is not None:
-            initial["description"] = existing.description
+        name = request.GET.get("name", "")
+        existing = selectors.secret_get(name=name) if name else None
+        initial = forms.SecretForm.initial_for(existing) if existing else {"name": name}
         return _secret_page(request, forms.SecretForm(initial=initial))
     require_admin(request)
     form = forms.SecretForm(request.POST)
     if not form.is_valid():
         return _secret_page(request, form, status=422)
     data = form.cleaned_data
+    binding = {"allowed_hosts": data["allowed_hosts"], "connections": data["connections"]}
     try:
-        secret = secrets.secret_set(
-            name=data["name"], value=data["value"], description=data["description"]
-        )
+        if data["value"]:
+            secret = secrets.secret_set(
+                name=data["name"], value=data["value"], description=data["description"], **binding
+            )
+        else:
+            secret = secrets.secret_bind(
+                name=data["name"], description=data["description"], **binding
+            )
+    except secrets.SecretMissing:
+        form.add_error("value", "A new secret needs a value.")
+        return _secret_page(request, form, status=422)
     except secrets.SecretInvalid as exc:
         form.add_error(None, str(exc))
         return _secret_page(request, form, status=422)

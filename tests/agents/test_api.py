@@ -274,7 +274,9 @@ def test_secrets_are_write_only(api: Callable[[str], Client]) -> None:
         admin, "/api/secrets/anthropic-key", {"value": SECRET_VALUE, "description": "Claude"}
     )
     assert created.status_code == 201, created.content
-    assert set(created.json()) == {"name", "description", "updated_at", "set"}
+    assert set(created.json()) == {
+        "name", "description", "updated_at", "set", "allowed_hosts", "connections"
+    }  # fmt: skip
     assert created.json()["set"] is True
     replaced = put(admin, "/api/secrets/anthropic-key", {"value": SECRET_VALUE + "2"})
     assert replaced.status_code == 200

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from pytest_django.fixtures import Settings
 
 from agents.models import (
     AuditEvent,
@@ -26,9 +27,10 @@ from agents.models import (
 from flows.approvals import Decision, approval_decide
 from flows.engine import runs
 from flows.models import Approval, BudgetReservation, PolicyVerdict, Run, Step
-from tests.support.approvals import cast
+from tests.support.approvals import cast, shown
 from tests.support.fake_llm import FakeLLM, openai_text, openai_tool_calls
 from tests.support.flows import document, drive, node, save, scripted
+from tests.support.loopback_http import egress_configure
 
 pytestmark = pytest.mark.django_db
 __all__ = ["cast"]  # the fixture
@@ -93,7 +95,11 @@ def test_a_gated_tool_call_parks_then_executes_once_when_approved(cast: dict[str
     step = Step.objects.get(run=run)
     assert step.verdicts.get(approval=approval).verdict == "require_approval"
 
-    approval_decide(approval_id=approval.id, user=cast["approver"], decision=Decision("approve"))
+    approval_decide(
+        approval_id=approval.id,
+        user=cast["approver"],
+        decision=Decision("approve", shown_hash=shown(approval.id)),
+    )
     run = drive(run)
     assert run.status == "succeeded", run.error
     assert Record.objects.get(key="inv-2").data == {"amount": 900}
@@ -116,7 +122,9 @@ def test_an_edited_approval_executes_the_edited_call(cast: dict[str, Any]) -> No
         "arguments": {**approval.draft["arguments"], "data": {"amount": 12}},
     }
     approval_decide(
-        approval_id=approval.id, user=cast["approver"], decision=Decision("approve", output=edited)
+        approval_id=approval.id,
+        user=cast["approver"],
+        decision=Decision("approve", output=edited, shown_hash=shown(approval.id)),
     )
     run = drive(run)
     assert run.status == "succeeded", run.error
@@ -128,7 +136,9 @@ def test_a_rejected_gate_fails_the_step_and_executes_nothing(cast: dict[str, Any
     run = start(record_flow(), {"key": "inv-4", "amount": 10})
     approval = Approval.objects.get(run=run)
     approval_decide(
-        approval_id=approval.id, user=cast["approver"], decision=Decision("reject", reason="no")
+        approval_id=approval.id,
+        user=cast["approver"],
+        decision=Decision("reject", reason="no", shown_hash=shown(approval.id)),
     )
     run = drive(run)
     assert run.status == "failed"
@@ -226,7 +236,7 @@ def test_rejecting_the_injected_call_fails_the_run_without_sending(cast: dict[st
     approval_decide(
         approval_id=approval.id,
         user=cast["approver"],
-        decision=Decision("reject", reason="prompt injection"),
+        decision=Decision("reject", reason="prompt injection", shown_hash=shown(approval.id)),
     )
     run = drive(run)
     assert run.status == "failed"
@@ -237,7 +247,11 @@ def test_an_approved_agent_call_is_sent_once(cast: dict[str, Any]) -> None:
     policy("outbound-review", "approval", "require_approval", {"categories": ["outbound_message"]})
     run = start(injected_flow(), {"message": "please confirm", "customer": "c-4"})
     approval = Approval.objects.get(run=run)
-    approval_decide(approval_id=approval.id, user=cast["approver"], decision=Decision("approve"))
+    approval_decide(
+        approval_id=approval.id,
+        user=cast["approver"],
+        decision=Decision("approve", shown_hash=shown(approval.id)),
+    )
     run = drive(run)
     assert run.status == "succeeded", run.error
     assert OutboxMessage.objects.get().body == "please confirm"
@@ -326,7 +340,11 @@ def test_a_budget_breach_can_park_for_approval(cast: dict[str, Any]) -> None:
     assert run.status == "waiting_approval"
     approval = Approval.objects.get(run=run)
     assert approval.source == "policy"
-    approval_decide(approval_id=approval.id, user=cast["admin"], decision=Decision("approve"))
+    approval_decide(
+        approval_id=approval.id,
+        user=cast["admin"],
+        decision=Decision("approve", shown_hash=shown(approval.id)),
+    )
     run = drive(run)
     assert run.status == "succeeded", run.error
 
@@ -409,7 +427,11 @@ def test_a_low_confidence_answer_is_approved_as_edited(cast: dict[str, Any]) -> 
     approval_decide(
         approval_id=approval.id,
         user=cast["approver"],
-        decision=Decision("approve", output={"text": "certainly", "confidence": 0.3}),
+        decision=Decision(
+            "approve",
+            output={"text": "certainly", "confidence": 0.3},
+            shown_hash=shown(approval.id),
+        ),
     )
     run = drive(run)
     assert run.status == "succeeded", run.error
@@ -420,8 +442,11 @@ def test_a_low_confidence_answer_is_approved_as_edited(cast: dict[str, Any]) -> 
 
 
 @pytest.fixture
-def llm() -> Iterator[FakeLLM]:
+def llm(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
     with FakeLLM("openai") as server:
+        # Provider calls follow the egress rules: open the loopback model server as a
+        # deployment opens a local one.
+        egress_configure(settings, monkeypatch, "127.0.0.1")
         ProviderConnection.objects.create(
             slug="fake-openai", kind="openai", base_url=server.url, timeout_seconds=5
         )
@@ -645,7 +670,9 @@ def test_an_approved_edit_stands_even_if_its_policy_is_disabled_meanwhile(
         "arguments": {**approval.draft["arguments"], "data": {"amount": 11}},
     }
     approval_decide(
-        approval_id=approval.id, user=cast["approver"], decision=Decision("approve", output=edited)
+        approval_id=approval.id,
+        user=cast["approver"],
+        decision=Decision("approve", output=edited, shown_hash=shown(approval.id)),
     )
     Policy.objects.filter(id=gate.id).update(enabled=False)
     run = drive(run)

@@ -1,8 +1,9 @@
 """A real HTTP server on loopback for egress and ``http`` tool tests.
 
 It counts TCP connections as well as requests, so a test can assert that a refused request
-never reached it. Each path answers with the ``Reply`` a test set (or an echo of the request:
-method, path, headers, body, as JSON).
+never reached it. Each path answers with the ``Reply`` a test set, or one computed from the
+request (``respond``), or an echo of the request: method, path, headers, body, as JSON.
+As a canary, ``saw(value)`` says whether any request it received carried ``value`` anywhere.
 
     with LoopbackHTTP() as server:
         server.route("/flaky", Reply(status=503), Reply(status=200))
@@ -17,6 +18,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,6 +55,7 @@ class _Server(ThreadingHTTPServer):
 class LoopbackHTTP:
     def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, list[Reply]] = {}
+        self.responders: dict[str, Callable[[Received], Reply]] = {}
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -87,10 +90,29 @@ class LoopbackHTTP:
         """Answer ``path`` with ``replies`` in order, the last one from then on."""
         self.routes[path] = list(replies)
 
+    def respond(self, path: str, responder: Callable[[Received], Reply]) -> None:
+        """Answer ``path`` with what ``responder`` makes of each request."""
+        self.responders[path] = responder
+
     def unroute(self, path: str) -> None:
         self.routes.pop(path, None)
+        self.responders.pop(path, None)
 
-    def _reply(self, path: str) -> Reply | None:
+    def saw(self, value: str) -> bool:
+        """Whether any request so far carried ``value`` in its path, a header or its body."""
+        with self._lock:
+            requests = list(self.requests)
+        return any(
+            value in request.path
+            or any(value in header for header in request.headers.values())
+            or value.encode() in request.body
+            for request in requests
+        )
+
+    def _reply(self, path: str, received: Received | None = None) -> Reply | None:
+        responder = self.responders.get(path)
+        if responder is not None and received is not None:
+            return responder(received)
         with self._lock:
             queue = self.routes.get(path)
             if not queue:
@@ -115,7 +137,7 @@ def _handler(owner: LoopbackHTTP) -> type[BaseHTTPRequestHandler]:
             received = Received(self.command, self.path, headers, body)
             with owner._lock:
                 owner.requests.append(received)
-            reply = owner._reply(self.path.split("?")[0]) or _echo(received)
+            reply = owner._reply(self.path.split("?")[0], received) or _echo(received)
             time.sleep(reply.delay)
             content = (
                 reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()

@@ -1,4 +1,5 @@
-"""Fixtures for provider tests: fake OpenAI/Anthropic servers on loopback and a way to call an
+"""Fixtures for provider tests: fake OpenAI/Anthropic servers on loopback (opened through
+``CONTROLROOM_EGRESS_ALLOW``, as an operator opens a local model server) and a way to call an
 agent the way an agent step does."""
 
 from __future__ import annotations
@@ -8,10 +9,19 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from pytest_django.fixtures import Settings
 
 from agents import runtime
 from agents.models import ProviderConnection
 from tests.support.fake_llm import FakeLLM
+from tests.support.loopback_http import egress_configure
+
+
+@pytest.fixture(autouse=True)
+def loopback_models_allowed(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake model servers listen on 127.0.0.1: open it the way a deployment opens a local
+    model server (provider calls follow the egress rules)."""
+    egress_configure(settings, monkeypatch, "127.0.0.1")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents import runtime
 from agents.models import Effect, ToolCall
-from agents.secrets import secret_set
+from agents.secrets import secret_bind, secret_set
 from tests.agents.providers.conftest import connection_for, step_ref
 from tests.support.fake_llm import (
     FakeLLM,
@@ -207,6 +207,7 @@ def test_the_connection_key_is_sent_and_never_shown(openai_server, invoke):
     from agents.models import ProviderConnection
 
     ProviderConnection.objects.filter(slug="fake-openai").update(api_key=secret)
+    secret_bind(name="openai-test-key", connections=["fake-openai"])
     for _ in range(2):
         with pytest.raises(runtime.AgentError) as caught:
             invoke(spec)

@@ -145,7 +145,7 @@ def test_reserved_headers_cannot_be_set_by_arguments(server: LoopbackHTTP) -> No
 
 
 def test_credentials_come_from_a_secret_and_never_show(server: LoopbackHTTP) -> None:
-    secret_set(name="crm-token", value=TOKEN)
+    secret_set(name="crm-token", value=TOKEN, allowed_hosts=[f"127.0.0.1:{server.port}"])
     server.route("/leaky", Reply(status=401, body={"got": f"Bearer {TOKEN}"}))
     auth = {"secret": "crm-token"}
     result = call("run-4:crm:", method="POST", url=server.url("/echo"), auth=auth)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from pytest_django.fixtures import Settings
 
 from agents import runtime
 from agents.models import Effect, OutboxMessage, ProviderConnection, ToolCall
@@ -18,13 +19,17 @@ from flows.engine import runs
 from flows.models import Run, Step
 from tests.support.fake_llm import FakeLLM, openai_error, openai_text, openai_tool_calls
 from tests.support.flows import document, drive, node, save, scripted
+from tests.support.loopback_http import egress_configure
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def llm() -> Iterator[FakeLLM]:
+def llm(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
     with FakeLLM("openai") as server:
+        # Provider calls follow the egress rules: open the loopback model server as a
+        # deployment opens a local one.
+        egress_configure(settings, monkeypatch, "127.0.0.1")
         ProviderConnection.objects.create(
             slug="fake-openai", kind="openai", base_url=server.url, timeout_seconds=5
         )
