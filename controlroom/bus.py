@@ -5,6 +5,11 @@ transaction commits (never for work that rolled back). Groups: ``run.<id>``, ``f
 ``runs``, ``inbox``, ``home``, ``user.<id>``. The websocket consumer turns an event into HTML
 fragments for htmx pages or passes it on as JSON to the editor island.
 
+``account.<user id>`` is the consumer's own control group: every socket of a user joins it, no
+client can subscribe to it, and it carries only ``access.changed`` (``access_changed``), after
+which each of the user's sockets checks its session again and closes or drops what it may no
+longer see.
+
 Only groups that have a member are sent to. Most events name groups nobody watches (a run's
 page is rarely open while it runs), and a ``group_send`` costs Redis round trips even to an
 empty group; one pipelined look-up per batch asks the layer's own membership records instead.
@@ -39,6 +44,22 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
     # Lets a consumer subscribed to several of ``groups`` handle one publish once.
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+#: The event type telling a user's sockets that their access may have changed (logout,
+#: deactivation, a new role): never sent to a client, handled by the consumer itself.
+ACCESS_CHANGED = "access.changed"
+
+
+def account_group(user_id: int) -> str:
+    """The control group every websocket of user ``user_id`` joins."""
+    return f"account.{user_id}"
+
+
+def access_changed(*, user_id: int) -> Event:
+    """The event that makes each open socket of ``user_id`` re-check its session and its
+    subscriptions (``controlroom.consumers``)."""
+    return Event(type=ACCESS_CHANGED, groups=(account_group(user_id),), data={"user": user_id})
 
 
 def publish(event: Event) -> None:

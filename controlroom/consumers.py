@@ -6,6 +6,17 @@ Anonymous connections are refused at the handshake. A client subscribes with the
 Every key is checked by ``controlroom.live`` (known topic, object exists, user may see it);
 refused keys are ignored, and JSON clients get an ``error`` frame naming them.
 
+Sessions end when they end. Every socket joins its user's control group
+(``bus.account_group``); a logout, a deactivation or a new role publishes ``access.changed``
+there (``controlroom.accounts``), and the socket checks its session again: gone (logged out,
+expired, password changed) or user inactive → closed with ``CLOSE_SESSION_ENDED``; roles changed
+and none left that may view → closed with ``CLOSE_FORBIDDEN``; other roles → closed with
+``CLOSE_ROLE_CHANGED`` (1012, which the htmx ws extension answers by reconnecting, so the page
+subscribes again to what the new role allows); same roles → nothing changes. Every subscribe
+checks the session the same way first and opens keys for the user as they are now, and so does
+the first event after ``RECHECK_SECONDS`` without a check, in case an ``access.changed`` was
+lost.
+
 Events reach the consumer from ``controlroom.bus`` as channel messages of type ``bus.event``.
 htmx clients (the default) are sent out-of-band HTML fragments rendered from the pages'
 partials, each fragment as its own message. A subscription renders as soon as its event
@@ -20,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -33,7 +43,9 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import connections
 
-from controlroom import live
+from controlroom import bus, jsondata, live
+from controlroom.accounts import session_user, user_current
+from controlroom.roles import Capability, Role, can, roles_of
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +53,14 @@ MAX_SUBSCRIPTIONS = 20
 SEEN_EVENTS = 256
 #: Close code for a refused handshake's log line; the client sees an HTTP 403.
 CLOSE_UNAUTHENTICATED = 4401
+#: Close codes of an open socket whose session ended (logout, expiry, deactivation) or whose
+#: user has no role left.
+CLOSE_SESSION_ENDED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_ROLE_CHANGED = 1012
+#: An open socket checks its session at least this often (seconds) when events arrive, in case
+#: an ``access.changed`` event was lost.
+RECHECK_SECONDS = 60.0
 
 #: The one thread of this process on which the consumers read the database. It keeps its
 #: connection: the ASGI server keeps none otherwise (``controlroom/asgi.py``: each HTTP request
@@ -58,12 +78,23 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         self.wake = asyncio.Event()
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.flusher: asyncio.Task[None] | None = None
+        self.closed = False
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.user = user
+        self.user_id = user.pk
+        self.roles = await _in_database_thread(roles_of, user)
+        # A scope without a session is a consumer mounted without SessionMiddleware (unit
+        # tests); the ASGI application always has one (controlroom/asgi.py).
+        self.has_session = "session" in self.scope
+        self.session_key = self.scope["session"].session_key if self.has_session else None
+        self.checked_at = asyncio.get_running_loop().time()
         self.params = _query_params(self.scope.get("query_string", b""))
         self.json_mode = self.params.get("format") == "json"
+        self.account_group = bus.account_group(self.user_id)
+        await self.channel_layer.group_add(self.account_group, self.channel_name)
         await self.accept()
         await self.subscribe(_split_keys(self.params.get("subscribe", "")))
 
@@ -72,9 +103,56 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             self.flusher.cancel()
         for group in {sub.group for sub in self.subscriptions.values()}:
             await self.channel_layer.group_discard(group, self.channel_name)
+        if getattr(self, "account_group", None):
+            await self.channel_layer.group_discard(self.account_group, self.channel_name)
+
+    # --- the session --------------------------------------------------------------------------
+    def _current_user(self) -> Any | None:
+        """The socket's user as it is now, or None when its session ended (see the module
+        docstring). Reads the database: runs on the database thread."""
+        if self.has_session:
+            return session_user(session_key=self.session_key, user_id=self.user_id)
+        return user_current(user_id=self.user_id)
+
+    async def _recheck(self) -> bool:
+        """Check the session again (the module docstring says what follows); True when the
+        socket stays open, with ``self.user`` read afresh."""
+        self.checked_at = asyncio.get_running_loop().time()
+        user, roles = await _in_database_thread(self._current_user_and_roles)
+        if user is None:
+            await self._end(CLOSE_SESSION_ENDED)
+        elif roles != self.roles and not can(user, Capability.VIEW):
+            await self._end(CLOSE_FORBIDDEN)
+        elif roles != self.roles:
+            # Subscriptions hold the user they were opened for; a new role re-opens them all
+            # through the client's reconnect rather than patching their state here.
+            await self._end(CLOSE_ROLE_CHANGED)
+        else:
+            self.user = user
+            return True
+        return False
+
+    def _current_user_and_roles(self) -> tuple[Any | None, set[Role]]:
+        user = self._current_user()
+        return user, roles_of(user)
+
+    async def _end(self, code: int) -> None:
+        """Leave every group and close: nothing more reaches this socket."""
+        self.pending.clear()
+        if self.flusher is not None:
+            self.flusher.cancel()
+        await self.disconnect(code)
+        self.subscriptions.clear()
+        self.closed = True
+        await self.close(code=code)
 
     # --- subscriptions ----------------------------------------------------------------------
     async def subscribe(self, keys: Iterable[str]) -> None:
+        """Open ``keys`` for the user, after checking the session again (a socket whose
+        session ended is closed instead)."""
+        keys = list(keys)
+        if not keys or self.closed or not await self._recheck():
+            return
         wanted = [key for key in dict.fromkeys(keys) if key not in self.subscriptions]
         room = MAX_SUBSCRIPTIONS - len(self.subscriptions)
         opened, refused = await _in_database_thread(self._open, wanted[:room])
@@ -102,7 +180,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "unsubscribed", "groups": list(keys)})
 
     def _open(self, keys: list[str]) -> tuple[list[tuple[str, live.Subscription]], list[str]]:
-        user = self.scope["user"]
+        user = self.user
         opened, refused = [], []
         for key in keys:
             try:
@@ -127,8 +205,10 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     # --- client messages (JSON clients) ----------------------------------------------------
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
+        """The message as JSON, or None (answered as a bad message) for one that is not JSON
+        or is nested too deeply to be a subscription (checked before parsing)."""
         try:
-            return json.loads(text_data)
+            return jsondata.json_parse(text_data, max_depth=8)
         except ValueError:
             return None
 
@@ -154,6 +234,14 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     # --- bus events -------------------------------------------------------------------------
     async def bus_event(self, message: dict[str, Any]) -> None:
         event = message.get("event") or {}
+        if self.closed:
+            return
+        if event.get("type") == bus.ACCESS_CHANGED:
+            await self._recheck()
+            return
+        overdue = asyncio.get_running_loop().time() - self.checked_at > RECHECK_SECONDS
+        if overdue and not await self._recheck():
+            return
         # One publish reaches this channel once per group it shares with the event.
         event_id = event.get("id")
         if event_id:
