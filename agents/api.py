@@ -15,7 +15,7 @@ from ninja.errors import HttpError
 
 from agents import agents as agent_domain
 from agents import secrets, selectors, tools
-from agents.models import Agent
+from agents.models import Agent, Secret
 from agents.schemas import (
     MODEL_TO_API,
     AgentIn,
@@ -26,27 +26,19 @@ from agents.schemas import (
     SecretIn,
     SecretListOut,
     SecretOut,
+    SecretPatch,
     ToolListOut,
 )
-from controlroom.api import error_response
+from controlroom.api import error_response, requires
 from controlroom.pagination import BadCursor, page
-from controlroom.roles import Capability, Role, can, roles_of
+from controlroom.roles import Capability, Role
 
-router = Router(tags=["agents"])
+router = Router(tags=["agents"], auth=requires(Capability.VIEW))
+ADMIN_ONLY = requires(Role.ADMIN, refusal="only admins may change secrets")
 ERRORS: dict[int, Any] = {
     status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422, 503)
 }
 STATUSES = {"active": False, "archived": True, "all": None}
-
-
-def _require(request: HttpRequest, capability: Capability) -> None:
-    if not can(request.user, capability):
-        raise HttpError(403, f"your role may not {capability.value}")
-
-
-def _require_admin(request: HttpRequest) -> None:
-    if Role.ADMIN not in roles_of(request.user):
-        raise HttpError(403, "only admins may change secrets")
 
 
 def _agent_or_404(slug: str) -> Agent:
@@ -80,7 +72,6 @@ def agent_list(
     limit: int = 50,
 ) -> dict[str, Any]:
     """Agents, newest first. ``status``: active (default), archived or all."""
-    _require(request, Capability.VIEW)
     if status not in STATUSES:
         raise HttpError(400, "status must be active, archived or all")
     rows = selectors.agent_list(archived=STATUSES[status], provider=provider, query=q)
@@ -93,13 +84,16 @@ def agent_list(
 
 @router.get("/agents/{slug}", response={200: AgentOut, **ERRORS})
 def agent_get(request: HttpRequest, slug: str) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     return selectors.agent_dict(_agent_or_404(slug))
 
 
-@router.post("/agents", response={201: AgentOut, **ERRORS}, summary="Create an agent")
+@router.post(
+    "/agents",
+    response={201: AgentOut, **ERRORS},
+    summary="Create an agent",
+    auth=requires(Capability.DESIGN),
+)
 def agent_create(request: HttpRequest, payload: AgentIn) -> Any:
-    _require(request, Capability.DESIGN)
     try:
         agent = agent_domain.agent_create(values=payload.model_values())
     except agent_domain.AgentInvalid as exc:
@@ -113,9 +107,9 @@ def agent_create(request: HttpRequest, payload: AgentIn) -> Any:
     "/agents/{slug}",
     response={200: AgentOut, **ERRORS},
     summary="Change an agent (flow versions saved earlier keep the agent they froze)",
+    auth=requires(Capability.DESIGN),
 )
 def agent_update(request: HttpRequest, slug: str, payload: AgentPatch) -> Any:
-    _require(request, Capability.DESIGN)
     agent = _agent_or_404(slug)
     try:
         agent = agent_domain.agent_update(agent=agent, changes=payload.model_values())
@@ -128,23 +122,23 @@ def agent_update(request: HttpRequest, slug: str, payload: AgentPatch) -> Any:
     "/agents/{slug}/archive",
     response={200: AgentOut, **ERRORS},
     summary="Archive an agent: new flow versions cannot use it; saved ones keep working",
+    auth=requires(Capability.DESIGN),
 )
 def agent_archive(request: HttpRequest, slug: str) -> dict[str, Any]:
-    _require(request, Capability.DESIGN)
     agent = agent_domain.agent_archive(agent=_agent_or_404(slug), archived=True)
     return selectors.agent_dict(agent)
 
 
-@router.post("/agents/{slug}/unarchive", response={200: AgentOut, **ERRORS})
+@router.post(
+    "/agents/{slug}/unarchive", response={200: AgentOut, **ERRORS}, auth=requires(Capability.DESIGN)
+)
 def agent_unarchive(request: HttpRequest, slug: str) -> dict[str, Any]:
-    _require(request, Capability.DESIGN)
     agent = agent_domain.agent_archive(agent=_agent_or_404(slug), archived=False)
     return selectors.agent_dict(agent)
 
 
 @router.get("/tools", response={200: ToolListOut, **ERRORS}, summary="Tools agents may be allowed")
 def tool_list(request: HttpRequest) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     items = [tool.describe() for tool in sorted(tools.registry().values(), key=lambda t: t.name)]
     return {"items": items, "next_cursor": None}
 
@@ -156,7 +150,6 @@ def tool_list(request: HttpRequest) -> dict[str, Any]:
     "/secrets", response={200: SecretListOut, **ERRORS}, summary="Secret names (never values)"
 )
 def secret_list(request: HttpRequest) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     items = [selectors.secret_dict(secret) for secret in selectors.secret_list()]
     return {"items": items, "next_cursor": None}
 
@@ -165,22 +158,55 @@ def secret_list(request: HttpRequest) -> dict[str, Any]:
     "/secrets/{name}",
     response={200: SecretOut, 201: SecretOut, **ERRORS},
     summary="Set a secret (write-only: the value is never returned)",
+    auth=ADMIN_ONLY,
 )
 def secret_put(request: HttpRequest, name: str, payload: SecretIn) -> Any:
-    _require_admin(request)
     existed = selectors.secret_get(name=name) is not None
     try:
-        secret = secrets.secret_set(name=name, value=payload.value, description=payload.description)
+        secrets.secret_set(
+            name=name,
+            value=payload.value,
+            description=payload.description,
+            allowed_hosts=payload.allowed_hosts,
+            connections=payload.connections,
+        )
     except secrets.SecretInvalid as exc:
         return error_response(request, 422, "invalid", str(exc))
     except secrets.SecretsNotConfigured as exc:
         return error_response(request, 503, "secrets_not_configured", str(exc))
-    return Status(200 if existed else 201, selectors.secret_dict(secret))
+    return Status(200 if existed else 201, selectors.secret_dict(_secret_or_404(name)))
 
 
-@router.delete("/secrets/{name}", response={204: None, **ERRORS})
+@router.patch(
+    "/secrets/{name}",
+    response={200: SecretOut, **ERRORS},
+    summary="Change where a secret may be sent, or its description (value untouched)",
+    auth=ADMIN_ONLY,
+)
+def secret_patch(request: HttpRequest, name: str, payload: SecretPatch) -> Any:
+    try:
+        secrets.secret_bind(
+            name=name,
+            allowed_hosts=payload.allowed_hosts,
+            connections=payload.connections,
+            description=payload.description,
+        )
+    except secrets.SecretMissing:
+        raise HttpError(404, f"no secret {name!r}") from None
+    except secrets.SecretInvalid as exc:
+        return error_response(request, 422, "invalid", str(exc))
+    return selectors.secret_dict(_secret_or_404(name))
+
+
+def _secret_or_404(name: str) -> Secret:
+    secret = selectors.secret_get(name=name)
+    if secret is None:
+        raise HttpError(404, f"no secret {name!r}")
+    return secret
+
+
+@router.delete("/secrets/{name}", response={204: None, **ERRORS}, auth=ADMIN_ONLY)
 def secret_delete(request: HttpRequest, name: str) -> Any:
-    _require_admin(request)
     if selectors.secret_get(name=name) is None:
         raise HttpError(404, f"no secret {name!r}")
     try:

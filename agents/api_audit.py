@@ -12,10 +12,14 @@ from pydantic import Field
 
 from agents import audit_selectors
 from agents.schemas import ErrorOut
+from controlroom.api import requires
 from controlroom.pagination import BadCursor, page
-from controlroom.roles import Capability, can
+from controlroom.roles import Capability
 
-router = Router(tags=["audit"])
+router = Router(
+    tags=["audit"],
+    auth=requires(Capability.VIEW, refusal="your role may not view the audit log"),
+)
 ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 422)}
 
 
@@ -55,8 +59,6 @@ class AuditListOut(Schema):
 
 @router.get("/audit", response={200: AuditListOut, **ERRORS}, summary="The audit log")
 def audit_list(request: HttpRequest, params: Query[AuditQuery]) -> Any:
-    if not can(request.user, Capability.VIEW):
-        raise HttpError(403, "your role may not view the audit log")
     try:
         filters = audit_selectors.audit_filters(params.dict())
     except audit_selectors.FilterProblems as exc:

@@ -1,7 +1,8 @@
 """``/api/policies``: guardrail policies (list, create, change, enable/disable, delete) and the
 policy simulator. Thin adapters over ``agents.policies.manage`` and
-``agents.policies.simulator``, which the policy pages call too. Admins and designers write;
-every role that may view reads."""
+``agents.policies.simulator``, which the policy pages call too. Admins and designers write
+(only admins touch global policies: ``manage.policy_authorise``); every role that may view
+reads. Roles are checked before the body is parsed (``controlroom.api.requires``)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ from agents.policies.simulator import (
     simulation_dict,
 )
 from agents.schemas import ErrorOut
-from controlroom.api import error_response
+from controlroom.api import error_response, requires
 from controlroom.pagination import BadCursor, page
-from controlroom.roles import Capability, can
+from controlroom.roles import Capability
 
-router = Router(tags=["policies"])
+router = Router(tags=["policies"], auth=requires(Capability.VIEW))
 ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
 DEFAULT_PERIOD = timedelta(days=7)
 
@@ -99,11 +100,6 @@ class SimulationOut(Schema):
     runs: list[dict[str, Any]]
 
 
-def _require(request: HttpRequest, capability: Capability) -> None:
-    if not can(request.user, capability):
-        raise HttpError(403, f"your role may not {capability.value}")
-
-
 def _policy_or_404(slug: str) -> Policy:
     policy = policies.policy_get(slug=slug)
     if policy is None:
@@ -113,6 +109,16 @@ def _policy_or_404(slug: str) -> Policy:
 
 def _invalid(request: HttpRequest, exc: policies.PolicyInvalid) -> HttpResponse:
     return error_response(request, 422, "invalid", exc.message, exc.details)
+
+
+def _switch(request: HttpRequest, slug: str, *, enabled: bool) -> dict[str, Any]:
+    try:
+        policy = policies.policy_enable(
+            policy=_policy_or_404(slug), enabled=enabled, user=request.user
+        )
+    except policies.PolicyForbidden as exc:
+        raise HttpError(403, str(exc)) from None
+    return policies.policy_dict(policy)
 
 
 def _enabled(value: str | None) -> bool | None:
@@ -135,7 +141,6 @@ def policy_list(
     limit: int = 50,
 ) -> dict[str, Any]:
     """Policies, newest first, filtered by kind, scope, target (exact), enabled, text."""
-    _require(request, Capability.VIEW)
     if kind and kind not in KINDS:
         raise HttpError(400, f"unknown kind {kind!r} (one of: {', '.join(KINDS)})")
     if scope and scope not in SCOPES:
@@ -165,7 +170,6 @@ def policy_list(
     "of its config (the editor generates its policy forms from it)",
 )
 def policy_kinds(request: HttpRequest) -> list[dict[str, Any]]:
-    _require(request, Capability.VIEW)
     return [
         {
             "kind": kind,
@@ -177,15 +181,21 @@ def policy_kinds(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/policies", response={201: PolicyOut, **ERRORS}, summary="Create a policy")
+@router.post(
+    "/policies",
+    response={201: PolicyOut, **ERRORS},
+    summary="Create a policy",
+    auth=requires(Capability.DESIGN),
+)
 def policy_create(request: HttpRequest, payload: PolicyIn) -> Any:
-    _require(request, Capability.DESIGN)
     try:
         policy = policies.policy_create(values=payload.dict(), user=request.user)
     except policies.PolicyInvalid as exc:
         return _invalid(request, exc)
     except policies.PolicyConflict as exc:
         raise HttpError(409, str(exc)) from None
+    except policies.PolicyForbidden as exc:
+        raise HttpError(403, str(exc)) from None
     return Status(201, policies.policy_dict(policy))
 
 
@@ -211,7 +221,6 @@ def _simulate(request: HttpRequest, spec: Any, payload: PeriodIn) -> Any:
     "7 days): what it would have allowed, gated, blocked or redacted, run by run",
 )
 def policy_simulate_new(request: HttpRequest, payload: SimulateIn) -> Any:
-    _require(request, Capability.VIEW)
     values = policies.policy_defaults({"slug": "unsaved-policy", **payload.policy})
     problems = policies.policy_check(values)
     if problems:
@@ -222,39 +231,47 @@ def policy_simulate_new(request: HttpRequest, payload: SimulateIn) -> Any:
 
 @router.get("/policies/{slug}", response={200: PolicyOut, **ERRORS})
 def policy_get(request: HttpRequest, slug: str) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     return policies.policy_dict(_policy_or_404(slug))
 
 
-@router.patch("/policies/{slug}", response={200: PolicyOut, **ERRORS})
+@router.patch(
+    "/policies/{slug}", response={200: PolicyOut, **ERRORS}, auth=requires(Capability.DESIGN)
+)
 def policy_update(request: HttpRequest, slug: str, payload: PolicyPatch) -> Any:
-    _require(request, Capability.DESIGN)
     policy = _policy_or_404(slug)
     try:
-        policy = policies.policy_update(policy=policy, changes=payload.dict(exclude_unset=True))
+        policy = policies.policy_update(
+            policy=policy, changes=payload.dict(exclude_unset=True), user=request.user
+        )
     except policies.PolicyInvalid as exc:
         return _invalid(request, exc)
+    except policies.PolicyForbidden as exc:
+        raise HttpError(403, str(exc)) from None
     return policies.policy_dict(policy)
 
 
-@router.post("/policies/{slug}/enable", response={200: PolicyOut, **ERRORS})
+@router.post(
+    "/policies/{slug}/enable", response={200: PolicyOut, **ERRORS}, auth=requires(Capability.DESIGN)
+)
 def policy_enable(request: HttpRequest, slug: str) -> dict[str, Any]:
-    _require(request, Capability.DESIGN)
-    policy = policies.policy_enable(policy=_policy_or_404(slug), enabled=True)
-    return policies.policy_dict(policy)
+    return _switch(request, slug, enabled=True)
 
 
-@router.post("/policies/{slug}/disable", response={200: PolicyOut, **ERRORS})
+@router.post(
+    "/policies/{slug}/disable",
+    response={200: PolicyOut, **ERRORS},
+    auth=requires(Capability.DESIGN),
+)
 def policy_disable(request: HttpRequest, slug: str) -> dict[str, Any]:
-    _require(request, Capability.DESIGN)
-    policy = policies.policy_enable(policy=_policy_or_404(slug), enabled=False)
-    return policies.policy_dict(policy)
+    return _switch(request, slug, enabled=False)
 
 
-@router.delete("/policies/{slug}", response={204: None, **ERRORS})
+@router.delete("/policies/{slug}", response={204: None, **ERRORS}, auth=requires(Capability.DESIGN))
 def policy_delete(request: HttpRequest, slug: str) -> Any:
-    _require(request, Capability.DESIGN)
-    policies.policy_delete(policy=_policy_or_404(slug))
+    try:
+        policies.policy_delete(policy=_policy_or_404(slug), user=request.user)
+    except policies.PolicyForbidden as exc:
+        raise HttpError(403, str(exc)) from None
     return Status(204, None)
 
 
@@ -264,5 +281,4 @@ def policy_delete(request: HttpRequest, slug: str) -> Any:
     summary="Replay a saved policy against the runs of a period",
 )
 def policy_simulate_saved(request: HttpRequest, slug: str, payload: PeriodIn) -> Any:
-    _require(request, Capability.VIEW)
     return _simulate(request, _policy_or_404(slug), payload)

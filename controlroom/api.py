@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,13 +12,14 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, re_path
 from django.views.decorators.csrf import csrf_exempt
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 
 from controlroom import jsondata, outage, ratelimit
 from controlroom.accounts import token_authenticate
+from controlroom.roles import Capability, Role, can, roles_of
 
 MAX_BODY_DEPTH = 64
 
@@ -30,7 +30,38 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-class BearerAuth(HttpBearer):
+#: What an operation needs beyond a signed-in user: a capability or a role.
+Need = Capability | Role
+
+
+def permits(user: Any, need: Need | None) -> bool:
+    """Whether ``user`` holds ``need`` (a capability any of their roles grants, or the role
+    itself); ``None`` needs nothing beyond being signed in."""
+    if need is None:
+        return True
+    if isinstance(need, Role):
+        return need in roles_of(user)
+    return can(user, need)
+
+
+class _Authorising:
+    """Authentication that authorises too: ninja runs auth before it parses the path, query
+    and body, so a caller whose role may not use an operation gets 403 before anything they
+    sent is validated (a viewer never learns a designer endpoint's schema from a 422)."""
+
+    need: Need | None = None
+    refusal: str = ""
+
+    def _authorise(self, user: Any) -> None:
+        if not permits(user, self.need):
+            raise HttpError(403, self.refusal)
+
+
+class BearerAuth(_Authorising, HttpBearer):
+    def __init__(self, need: Need | None = None, refusal: str = "") -> None:
+        self.need, self.refusal = need, refusal
+        super().__init__()
+
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = token_authenticate(token)
         if user is not None:
@@ -41,33 +72,68 @@ class BearerAuth(HttpBearer):
             if retry_after is not None:
                 raise RateLimited(retry_after)
             request.user = user
+            self._authorise(user)
         return user
 
 
-class SessionAuth(APIKeyCookie):
+class SessionAuth(_Authorising, APIKeyCookie):
     """The browser's Django session (CSRF-checked), so pages can call the API too."""
 
     param_name = "sessionid"
 
+    def __init__(self, need: Need | None = None, refusal: str = "") -> None:
+        self.need, self.refusal = need, refusal
+        super().__init__()
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
-        return user if user is not None and user.is_authenticated else None
+        if user is None or not user.is_authenticated:
+            return None
+        self._authorise(user)
+        return user
+
+
+@functools.cache
+def requires(need: Need, *, refusal: str = "") -> list[HttpBearer | APIKeyCookie]:
+    """The ``auth=`` of a router or an operation that only callers holding ``need`` may use
+    (``@router.post(..., auth=requires(Capability.DESIGN))``): a bearer token or a session as
+    always, then the caller's roles, before ninja reads the path, query or body.
+
+    No credentials: 401 ``unauthenticated``. Credentials without ``need``: 403 ``forbidden``
+    with ``refusal`` (default: "your role may not <capability>" / "only an <role> may do
+    this"). Object-level rules (who may decide this approval) stay with the domain."""
+    if not refusal:
+        refusal = (
+            f"only an {need.value} may do this"
+            if isinstance(need, Role)
+            else f"your role may not {need.value}"
+        )
+    return [BearerAuth(need, refusal), SessionAuth(need, refusal)]
 
 
 class JsonObjectParser(Parser):
     """Request bodies are JSON objects that PostgreSQL can store (no NaN or Infinity, no NUL
-    characters, bounded nesting); anything else is refused before a handler sees it."""
+    characters, at most ``MAX_BODY_DEPTH`` levels deep, checked before parsing); anything else
+    is refused before a handler sees it, as a 400 whose message says why (``BodyError``)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        data = json.loads(request.body, parse_constant=jsondata.reject_constant)
+        try:
+            data = jsondata.json_parse(request.body, max_depth=MAX_BODY_DEPTH)
+        except ValueError as exc:
+            raise BodyError(f"the request body is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
-            raise ValueError("the request body must be a JSON object")
+            raise BodyError("the request body must be a JSON object")
         problem = jsondata.first_problem(
             data, max_values=len(request.body), max_depth=MAX_BODY_DEPTH
         )
         if problem is not None:
-            raise ValueError(problem[1])
+            raise BodyError(f"the request body is refused: {problem[1]}")
         return data
+
+
+class BodyError(jsondata.DataError):
+    """A request body ``JsonObjectParser`` refused; ninja turns it into a 400 whose cause it
+    is, and ``_http_error`` answers with its message."""
 
 
 class ControlRoomAPI(NinjaAPI):
@@ -114,6 +180,9 @@ api = ControlRoomAPI(
     version="1",
     auth=[BearerAuth(), SessionAuth()],
     docs_url="/docs",
+    # No validator badge: Swagger UI would load it from validator.swagger.io, an image the CSP
+    # refuses (and a request that tells a third party where our spec lives).
+    docs=Swagger(settings={"validatorUrl": None}),
     openapi_url="/openapi.json",
     urls_namespace="api",
 )
@@ -185,13 +254,16 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         413: "too_large",
         429: "rate_limited",
     }
-    return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+    # ninja answers any body its parser refused with "Cannot parse request body"; say why.
+    message = str(exc.__cause__) if isinstance(exc.__cause__, BodyError) else str(exc)
+    return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), message)
 
 
 def mount() -> None:
     from agents.api import router as agents_router
     from agents.api_audit import router as audit_router
     from agents.api_policies import router as policies_router
+    from controlroom.api_tokens import router as tokens_router
     from controlroom.observability.api import router as metrics_router
     from flows.api import router as flows_router
     from flows.api_killswitch import router as killswitch_router
@@ -208,6 +280,7 @@ def mount() -> None:
     api.add_router("/", metrics_router)
     api.add_router("/", killswitch_router)
     api.add_router("/", audit_router)
+    api.add_router("/", tokens_router)
 
 
 mount()

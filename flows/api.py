@@ -13,9 +13,9 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 
 from controlroom import expressions
-from controlroom.api import error_response
+from controlroom.api import error_response, requires
 from controlroom.pagination import BadCursor, page
-from controlroom.roles import Capability, can
+from controlroom.roles import Capability
 from flows import approvals, selectors
 from flows.approvals import selectors as approval_selectors
 from flows.approvals.access import decidable_by
@@ -43,7 +43,7 @@ from flows.schemas import (
 from flows.states import ApprovalStatus, RunStatus
 from flows.versions import document_check, flow_export, flow_save, flow_version_publish
 
-router = Router(tags=["flows"])
+router = Router(tags=["flows"], auth=requires(Capability.VIEW))
 ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
 DOCUMENT_BODY = {
     "requestBody": {
@@ -56,11 +56,6 @@ DOCUMENT_BODY = {
         },
     }
 }
-
-
-def _require(request: HttpRequest, capability: Capability) -> None:
-    if not can(request.user, capability):
-        raise HttpError(403, f"your role may not {capability.value}")
 
 
 def _invalid(request: HttpRequest, exc: InvalidDocument) -> HttpResponse:
@@ -98,13 +93,11 @@ def _parse_body(request: HttpRequest) -> dict[str, Any]:
     summary="Every node type and its config schema",
 )
 def node_types(request: HttpRequest) -> list[dict[str, Any]]:
-    _require(request, Capability.VIEW)
     return nodes.describe_all()
 
 
 @router.get("/flows", response={200: FlowListOut, **ERRORS})
 def flow_list(request: HttpRequest) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     return {"items": [_flow_out(flow) for flow in selectors.flow_list()], "next_cursor": None}
 
 
@@ -113,9 +106,9 @@ def flow_list(request: HttpRequest) -> dict[str, Any]:
     response={201: FlowSavedOut, **ERRORS},
     openapi_extra=DOCUMENT_BODY,
     summary="Save a flow document as a new version (creates the flow if new)",
+    auth=requires(Capability.DESIGN),
 )
 def flow_create(request: HttpRequest) -> Any:
-    _require(request, Capability.DESIGN)
     try:
         flow, version = flow_save(document=_parse_body(request), user=request.user)
     except InvalidDocument as exc:
@@ -137,7 +130,6 @@ def flow_create(request: HttpRequest) -> Any:
     summary="Check a flow document without saving it; ``launch``: the launch checklist",
 )
 def flow_validate(request: HttpRequest) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     try:
         document = _parse_body(request)
     except InvalidDocument as exc:
@@ -158,7 +150,6 @@ def flow_validate(request: HttpRequest) -> dict[str, Any]:
     "saved); syntax errors name the line and column",
 )
 def flow_parse(request: HttpRequest) -> Any:
-    _require(request, Capability.VIEW)
     try:
         return _parse_body(request)
     except InvalidDocument as exc:
@@ -167,7 +158,6 @@ def flow_parse(request: HttpRequest) -> Any:
 
 @router.get("/flows/{slug}", response={200: FlowOut, **ERRORS})
 def flow_get(request: HttpRequest, slug: str) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     return _flow_out(_flow_or_404(slug))
 
 
@@ -179,7 +169,6 @@ def flow_get(request: HttpRequest, slug: str) -> dict[str, Any]:
 def flow_export_view(
     request: HttpRequest, slug: str, version: int | None = None, format: str = "json"
 ) -> Any:
-    _require(request, Capability.VIEW)
     flow = _flow_or_404(slug)
     chosen = _version(flow, version)
     document = flow_export(version=chosen)
@@ -199,7 +188,6 @@ def flow_export_view(
     summary="Where unfinished runs are now, by node (live version, or ?version=N)",
 )
 def flow_load(request: HttpRequest, slug: str, version: int | None = None) -> Any:
-    _require(request, Capability.VIEW)
     return selectors.node_load(version=_version(_flow_or_404(slug), version))
 
 
@@ -219,9 +207,9 @@ def _version(flow: Any, number: int | None) -> Any:
     "/flows/{slug}/publish",
     response={200: FlowSavedOut, **ERRORS},
     summary="Make a version live; 409 not_launchable lists what the launch checklist misses",
+    auth=requires(Capability.DESIGN),
 )
 def flow_publish(request: HttpRequest, slug: str, payload: PublishIn) -> Any:
-    _require(request, Capability.DESIGN)
     flow = _flow_or_404(slug)
     version = _version(flow, payload.version)
     try:
@@ -236,9 +224,9 @@ def flow_publish(request: HttpRequest, slug: str, payload: PublishIn) -> Any:
     "/flows/{slug}/runs",
     response={202: RunAcceptedOut, 200: RunAcceptedOut, **ERRORS},
     summary="Start a run (Idempotency-Key header: a repeat returns the first run)",
+    auth=requires(Capability.OPERATE),
 )
 def run_create(request: HttpRequest, slug: str, payload: RunStartIn) -> Any:
-    _require(request, Capability.OPERATE)
     flow = _flow_or_404(slug)
     version = _version(flow, payload.version) if payload.version else None
     key = request.headers.get("Idempotency-Key")
@@ -275,7 +263,6 @@ def run_list(
 ) -> dict[str, Any]:
     """Runs, newest first. Filters: ``flow`` (slug), ``status``, ``subject`` (exact),
     ``version`` (number, needs ``flow``), ``since`` / ``until`` (ISO 8601, on creation time)."""
-    _require(request, Capability.VIEW)
     if status and status not in {s.value for s in RunStatus}:
         raise HttpError(400, f"unknown status {status!r}")
     if version is not None and not flow:
@@ -304,16 +291,18 @@ def run_list(
 
 @router.get("/runs/{run_id}", response={200: RunOut, **ERRORS})
 def run_get(request: HttpRequest, run_id: str) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     run = selectors.run_get(run_id=_run_id(run_id))
     if run is None:
         raise HttpError(404, "no such run")
     return selectors.run_dict(run, with_steps=True)
 
 
-@router.post("/runs/{run_id}/cancel", response={200: RunAcceptedOut, **ERRORS})
+@router.post(
+    "/runs/{run_id}/cancel",
+    response={200: RunAcceptedOut, **ERRORS},
+    auth=requires(Capability.OPERATE),
+)
 def run_cancel(request: HttpRequest, run_id: str) -> Any:
-    _require(request, Capability.OPERATE)
     if selectors.run_get(run_id=_run_id(run_id)) is None:
         raise HttpError(404, "no such run")
     try:
@@ -327,9 +316,9 @@ def run_cancel(request: HttpRequest, run_id: str) -> Any:
     "/runs/{run_id}/retry",
     response={202: RunAcceptedOut, **ERRORS},
     summary="Retry a failed run: a new run that reuses the outputs that succeeded",
+    auth=requires(Capability.OPERATE),
 )
 def run_retry(request: HttpRequest, run_id: str) -> Any:
-    _require(request, Capability.OPERATE)
     if selectors.run_get(run_id=_run_id(run_id)) is None:
         raise HttpError(404, "no such run")
     try:
@@ -354,7 +343,6 @@ def approval_list(
     cursor: str | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     if status and status not in {s.value for s in ApprovalStatus}:
         raise HttpError(400, f"unknown status {status!r}")
     if "\x00" in f"{flow or ''}{agent or ''}":
@@ -388,7 +376,6 @@ def _approval_or_404(approval_id: int) -> Any:
 @router.get("/approvals/{approval_id}", response={200: ApprovalDetailOut, **ERRORS})
 def approval_get(request: HttpRequest, approval_id: int) -> dict[str, Any]:
     """One approval with the run so far, its history, and whether the caller may decide it."""
-    _require(request, Capability.VIEW)
     approval = _approval_or_404(approval_id)
     return approval_selectors.approval_detail_dict(approval, user=request.user)
 
@@ -397,6 +384,7 @@ def approval_get(request: HttpRequest, approval_id: int) -> dict[str, Any]:
     "/approvals/{approval_id}/decision",
     response={200: ApprovalOut, **ERRORS},
     summary="Approve (optionally with an edited output), reject, send back, or reassign",
+    auth=requires(Capability.DECIDE),
 )
 def approval_decide(request: HttpRequest, approval_id: int, payload: DecisionIn) -> Any:
     try:
@@ -436,7 +424,6 @@ def approval_decide(request: HttpRequest, approval_id: int, payload: DecisionIn)
 def expression_preview(request: HttpRequest, payload: PreviewIn) -> Any:
     """The same sandboxed engine the runs use, over ``input`` and ``steps.<id>.output``; an
     expression that fails answers 400 with the engine's message (pointer ``/text``)."""
-    _require(request, Capability.VIEW)
     steps = {node: {"output": out, "status": "succeeded"} for node, out in payload.steps.items()}
     context = {"input": payload.input, "steps": steps}
     try:

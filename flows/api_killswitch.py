@@ -3,7 +3,6 @@ Thin adapters over ``flows.killswitch``; both actions are audited there."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpRequest
@@ -12,13 +11,19 @@ from ninja.errors import HttpError, ValidationError
 from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
-from controlroom.roles import Capability, Role, can, roles_of
+from controlroom import jsondata
+from controlroom.api import requires
+from controlroom.roles import Capability, Role
 from flows import killswitch
 from flows.killswitch_models import KillSwitch
 from flows.models import Flow
 from flows.schemas import ErrorOut
 
-router = Router(tags=["kill switch"])
+router = Router(
+    tags=["kill switch"],
+    auth=requires(Capability.VIEW, refusal="your role may not view the control room"),
+)
+OPERATE_FLOWS = requires(Capability.OPERATE, refusal="your role may not operate flows")
 ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
 
 
@@ -48,9 +53,7 @@ class KillSwitchOut(Schema):
     runs: int = Field(default=0, description="runs paused or resumed by this call")
 
 
-def _flow(request: HttpRequest, slug: str) -> Flow:
-    if not can(request.user, Capability.OPERATE):
-        raise HttpError(403, "your role may not operate flows")
+def _flow(slug: str) -> Flow:
     flow = Flow.objects.filter(slug=slug).first()
     if flow is None:
         raise HttpError(404, f"no flow {slug!r}")
@@ -73,9 +76,9 @@ def _pause_reason(request: HttpRequest) -> str:
     if not request.body:
         return ""
     try:
-        data = json.loads(request.body)
-    except ValueError:
-        raise HttpError(400, "the request body must be a JSON object") from None
+        data = jsondata.json_parse(request.body)
+    except ValueError as exc:
+        raise HttpError(400, f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise HttpError(400, "the request body must be a JSON object")
     try:
@@ -96,9 +99,10 @@ def _pause_reason(request: HttpRequest) -> str:
             "content": {"application/json": {"schema": PauseIn.model_json_schema()}},
         }
     },
+    auth=OPERATE_FLOWS,
 )
 def flow_pause(request: HttpRequest, slug: str) -> Any:
-    flow = _flow(request, slug)
+    flow = _flow(slug)
     reason = _pause_reason(request)
     return _flow_out(flow, killswitch.flow_pause(flow=flow, user=request.user, reason=reason))
 
@@ -107,9 +111,10 @@ def flow_pause(request: HttpRequest, slug: str) -> Any:
     "/flows/{slug}/resume",
     response={200: FlowSwitchOut, **ERRORS},
     summary="Resume a paused flow where it stopped",
+    auth=OPERATE_FLOWS,
 )
 def flow_resume(request: HttpRequest, slug: str) -> Any:
-    flow = _flow(request, slug)
+    flow = _flow(slug)
     return _flow_out(flow, killswitch.flow_resume(flow=flow, user=request.user))
 
 
@@ -131,8 +136,6 @@ def _switch_out(runs: int = 0) -> dict[str, Any]:
 
 @router.get("/kill-switch", response={200: KillSwitchOut, **ERRORS}, summary="The global switch")
 def kill_switch_get(request: HttpRequest) -> Any:
-    if not can(request.user, Capability.VIEW):
-        raise HttpError(403, "your role may not view the control room")
     return _switch_out()
 
 
@@ -140,10 +143,9 @@ def kill_switch_get(request: HttpRequest) -> Any:
     "/kill-switch",
     response={200: KillSwitchOut, **ERRORS},
     summary="Pause (active: true) or resume (active: false) everything; admins only",
+    auth=requires(Role.ADMIN, refusal="only an admin may pause or resume everything"),
 )
 def kill_switch_set(request: HttpRequest, payload: KillSwitchIn) -> Any:
-    if Role.ADMIN not in roles_of(request.user):
-        raise HttpError(403, "only an admin may pause or resume everything")
     if payload.active:
         runs = killswitch.global_pause(user=request.user, reason=payload.reason)
     else:

@@ -11,15 +11,15 @@ from ninja.errors import HttpError
 from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
-from controlroom.api import error_response
+from controlroom.api import error_response, requires
 from controlroom.pagination import BadCursor, page
-from controlroom.roles import Capability, can
+from controlroom.roles import Capability
 from flows import outcomes
 from flows.models import Flow, Trigger, WebhookSecret
 from flows.schemas import ErrorOut
 from flows.triggers import webhooks
 
-router = Router(tags=["outcomes"])
+router = Router(tags=["outcomes"], auth=requires(Capability.VIEW))
 ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
 
 
@@ -53,11 +53,6 @@ class OutcomeListOut(Schema):
     next_cursor: str | None = None
 
 
-def _require(request: HttpRequest, capability: Capability) -> None:
-    if not can(request.user, capability):
-        raise HttpError(403, f"your role may not {capability.value}")
-
-
 def _idempotency_key(request: HttpRequest) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 150):
@@ -69,9 +64,9 @@ def _idempotency_key(request: HttpRequest) -> str | None:
     "/outcomes",
     response={201: OutcomeRecordedOut, 200: OutcomeRecordedOut, **ERRORS},
     summary="Record a business outcome for a subject; it attaches to that subject's run",
+    auth=requires(Capability.OPERATE),
 )
 def outcome_create(request: HttpRequest, payload: OutcomeIn) -> Any:
-    _require(request, Capability.OPERATE)
     value: Any = payload.value
     if isinstance(value, float):
         # Decimal from the JSON text the float came from, not from binary floating point.
@@ -107,7 +102,6 @@ def outcome_list(
     cursor: str | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     flow_obj = None
     if flow:
         flow_obj = Flow.objects.filter(slug=flow).first()
@@ -155,7 +149,7 @@ class SecretIssuedOut(Schema):
     previous_valid_until: datetime | None
 
 
-HOOK_ERRORS: dict[int, Any] = {s: ErrorOut for s in (400, 401, 404, 405, 413, 415, 422)}
+HOOK_ERRORS: dict[int, Any] = {s: ErrorOut for s in (400, 401, 404, 405, 409, 413, 415, 422)}
 SIGNED_BODY = {
     "requestBody": {
         "required": True,
@@ -169,7 +163,14 @@ SIGNED_BODY = {
             "schema": {"type": "string"},
             "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">',
         },
-        {"in": "header", "name": "X-Event-Id", "required": False, "schema": {"type": "string"}},
+        {
+            "in": "header",
+            "name": "X-Event-Id",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "deduplicates a sender's retries; not signed, so a replay of the "
+            "same signed t and body is a repeat whatever id it carries",
+        },
     ],
 }
 
@@ -253,9 +254,9 @@ def _issued(request: HttpRequest, issued: webhooks.IssuedSecret, path: str) -> d
     "/flows/{slug}/webhook-secrets",
     response={201: SecretIssuedOut, **ERRORS},
     summary="Issue or rotate a webhook signing secret; older ones stay valid for the overlap",
+    auth=requires(Capability.DESIGN),
 )
 def flow_webhook_secret_issue(request: HttpRequest, slug: str, payload: SecretIssueIn) -> Any:
-    _require(request, Capability.DESIGN)
     flow = Flow.objects.filter(slug=slug).first()
     if flow is None:
         raise HttpError(404, f"no flow {slug!r}")
@@ -267,9 +268,9 @@ def flow_webhook_secret_issue(request: HttpRequest, slug: str, payload: SecretIs
     "/outcomes/webhook-secrets",
     response={201: SecretIssuedOut, **ERRORS},
     summary="Issue (or rotate to) a new signing secret of the outcomes webhook",
+    auth=requires(Capability.DESIGN),
 )
 def outcome_webhook_secret_issue(request: HttpRequest, payload: SecretIssueIn) -> Any:
-    _require(request, Capability.DESIGN)
     issued = webhooks.webhook_secret_issue(flow=None, overlap_seconds=payload.overlap_seconds)
     return Status(201, _issued(request, issued, "/api/hooks/outcomes"))
 
@@ -331,7 +332,6 @@ def _trigger_out(request: HttpRequest, flow: Flow) -> dict[str, Any]:
     summary="Every flow's trigger (the live version's): type, config, next due time, secrets",
 )
 def trigger_list(request: HttpRequest, type: str | None = None) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     items = [
         _trigger_out(request, flow)
         for flow in Flow.objects.select_related("live_version").order_by("slug")
@@ -343,7 +343,6 @@ def trigger_list(request: HttpRequest, type: str | None = None) -> dict[str, Any
 
 @router.get("/flows/{slug}/trigger", response={200: TriggerOut, **ERRORS})
 def trigger_get(request: HttpRequest, slug: str) -> dict[str, Any]:
-    _require(request, Capability.VIEW)
     flow = Flow.objects.select_related("live_version").filter(slug=slug).first()
     if flow is None:
         raise HttpError(404, f"no flow {slug!r}")

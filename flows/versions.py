@@ -13,7 +13,8 @@ from agents import tools
 from agents.audit import audit_record
 from agents.models import Agent
 from agents.runtime import agent_spec_from_model
-from flows.document import InvalidDocument, document_problems
+from flows.document import InvalidDocument, Problem, document_problems
+from flows.guardrails.document import policy_slug_clashes
 from flows.launch import NotLaunchable, launch_check
 from flows.models import Flow, FlowVersion
 from flows.triggers.schedules import trigger_sync
@@ -28,6 +29,8 @@ def document_check(document: Any) -> None:
     problems = document_problems(
         document, known_agents=_known_agents(), known_tools=set(tools.registry())
     )
+    if not problems:
+        problems = [Problem(p, m) for p, m in policy_slug_clashes(document.get("policies"))]
     if problems:
         raise InvalidDocument(problems)
 

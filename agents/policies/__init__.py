@@ -1,6 +1,6 @@
 """Guardrail policies as pure functions: ``evaluate(policies, facts) -> [Decision]`` and
 ``strictest(decisions) -> Decision``, config validation (``config_errors``), and the PII
-redaction they ask for (``pii_redact`` / ``pii_restore``).
+redaction they ask for (``pii_redact`` / ``pii_restore``, ``pii_mask`` for stored copies).
 
 ``agents`` stores and evaluates policies; ``flows`` gathers the facts and acts on the verdict
 (DESIGN.md, "Contracts between issues").
@@ -28,7 +28,7 @@ from agents.policies.facts import (
     Spend,
 )
 from agents.policies.kinds import POINTS_BY_KIND, window_of
-from agents.policies.pii import pii_find, pii_redact, pii_restore
+from agents.policies.pii import pii_find, pii_mask, pii_redact, pii_restore
 
 __all__ = [
     "ALLOW",
@@ -50,6 +50,7 @@ __all__ = [
     "decide",
     "evaluate",
     "pii_find",
+    "pii_mask",
     "pii_redact",
     "pii_restore",
     "strictest",

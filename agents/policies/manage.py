@@ -2,6 +2,13 @@
 policy pages and ``/api/policies`` share. Every change is audited (kind ``config``) in the same
 transaction as the change.
 
+Who may change what (``policy_authorise``, asked by every function here that writes, so the
+API, the pages and anything else calling them obey the same rule): a role that may design
+(``Capability.DESIGN``) creates, changes, enables, disables and deletes policies scoped to a
+flow, an agent or a tool; a *global* policy applies to every flow, so only an admin creates,
+changes, enables, disables or deletes one, or moves a policy into or out of global scope.
+A refused change raises ``PolicyForbidden`` (a 403) and writes nothing.
+
 ``policy_check`` validates a whole policy the same way for the form, the API and the
 simulator: each problem is ``(pointer, message)`` with a JSON pointer into the policy body
 (``/slug``, ``/verdict``, ``/config/window``...).
@@ -20,6 +27,7 @@ from agents.audit import audit_record
 from agents.models import Policy
 from agents.policies.config import VERDICTS_BY_KIND, config_errors, verdict_errors
 from agents.policies.facts import KINDS, SCOPES, PolicySpec
+from controlroom.roles import Capability, Role, can, roles_of
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 RESERVED_SLUGS = frozenset({"new", "simulate"})
@@ -57,6 +65,34 @@ class PolicyInvalid(Exception):
 
 class PolicyConflict(Exception):
     pass
+
+
+class PolicyForbidden(Exception):
+    """The caller's role may not make this change; the message says why (answered as 403)."""
+
+
+GLOBAL = "global"
+
+
+def policy_authorise(*, user: Any, action: str, policy: Policy | None, scope: Any = None) -> None:
+    """Refuse (``PolicyForbidden``) ``action`` (a verb: "create", "change", "disable"...) by
+    ``user`` on ``policy`` (None when creating) whose scope becomes ``scope`` (None: stays).
+
+    ``user`` must be allowed to design. Touching a global policy, or making a policy global,
+    needs the admin role. Reads nothing from the database (roles are cached on the user)."""
+    if not can(user, Capability.DESIGN):
+        raise PolicyForbidden(f"your role may not {action} policies")
+    if Role.ADMIN in roles_of(user):
+        return
+    if policy is not None and policy.scope == GLOBAL:
+        raise PolicyForbidden(
+            f"policy {policy.slug!r} is global (it applies to every flow): only an admin may "
+            f"{action} it"
+        )
+    if scope == GLOBAL:
+        raise PolicyForbidden(
+            "only an admin may make a policy global; scope it to a flow, an agent or a tool"
+        )
 
 
 @dataclass(frozen=True)
@@ -144,9 +180,12 @@ def _audit(policy: Policy, action: str, data: dict[str, Any]) -> None:
     )
 
 
-def policy_create(*, values: dict[str, Any], user: Any = None) -> Policy:
-    """Create a policy. Raises ``PolicyInvalid`` (pointers) or ``PolicyConflict`` (slug taken)."""
+def policy_create(*, values: dict[str, Any], user: Any) -> Policy:
+    """Create a policy as ``user``. Raises ``PolicyForbidden`` (a global policy by a
+    non-admin: the scope defaults to global), ``PolicyInvalid`` (pointers) or
+    ``PolicyConflict`` (slug taken)."""
     values = policy_defaults({key: values.get(key) for key in FIELDS})
+    policy_authorise(user=user, action="create", policy=None, scope=values["scope"])
     problems = policy_check(values)
     if problems:
         raise PolicyInvalid(problems)
@@ -164,8 +203,10 @@ def policy_create(*, values: dict[str, Any], user: Any = None) -> Policy:
     return policy
 
 
-def policy_update(*, policy: Policy, changes: dict[str, Any]) -> Policy:
-    """Change some fields of ``policy`` (not its slug); the whole result is validated."""
+def policy_update(*, policy: Policy, changes: dict[str, Any], user: Any) -> Policy:
+    """Change some fields of ``policy`` (not its slug) as ``user``; authorised first
+    (``PolicyForbidden``), then the whole result is validated (``PolicyInvalid``)."""
+    policy_authorise(user=user, action="change", policy=policy, scope=changes.get("scope"))
     if "slug" in changes and changes["slug"] != policy.slug:
         raise PolicyInvalid([("/slug", "a policy's slug cannot change")])
     current = {key: getattr(policy, key) for key in FIELDS}
@@ -186,8 +227,10 @@ def policy_update(*, policy: Policy, changes: dict[str, Any]) -> Policy:
     return policy
 
 
-def policy_enable(*, policy: Policy, enabled: bool) -> Policy:
-    """Turn a policy on or off (a no-op, not audited, when it already is)."""
+def policy_enable(*, policy: Policy, enabled: bool, user: Any) -> Policy:
+    """Turn a policy on or off as ``user`` (``PolicyForbidden`` when their role may not; a
+    no-op, not audited, when it already is)."""
+    policy_authorise(user=user, action="enable" if enabled else "disable", policy=policy)
     if policy.enabled == enabled:
         return policy
     with transaction.atomic():
@@ -197,7 +240,9 @@ def policy_enable(*, policy: Policy, enabled: bool) -> Policy:
     return policy
 
 
-def policy_delete(*, policy: Policy) -> None:
+def policy_delete(*, policy: Policy, user: Any) -> None:
+    """Delete ``policy`` as ``user`` (``PolicyForbidden`` when their role may not), audited."""
+    policy_authorise(user=user, action="delete", policy=policy)
     with transaction.atomic():
         _audit(policy, "deleted", {"verdict": policy.verdict, "config": policy.config})
         policy.delete()

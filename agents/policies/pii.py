@@ -5,7 +5,8 @@ Kinds: ``email``; ``phone`` (``+`` and 7-15 digits, or 9-15 digits, not a date);
 (13-19 digits that pass the Luhn check); ``iban`` (country, check digits, BBAN passing the
 mod-97 check); and user-defined regexes named ``patterns[].name``. The same value gets the
 same placeholder everywhere in one redaction (``[EMAIL_1]``), so the model can still refer to
-it and the answer can be restored.
+it and the answer can be restored. ``pii_mask`` puts the placeholders back into a copy that is
+about to be stored, so what a redaction kept from the model is not kept at rest either.
 """
 
 from __future__ import annotations
@@ -170,9 +171,39 @@ def pii_restore(value: Any, values: Mapping[str, str]) -> Any:
     return value
 
 
+def pii_mask(value: Any, placeholders: Mapping[str, str]) -> Any:
+    """The inverse of ``pii_restore``: every original value in ``placeholders`` (value →
+    placeholder) replaced by its placeholder in every string inside ``value`` (JSON-like
+    data), so a stored copy holds what the model saw. Longer values first (a value inside
+    another is not split). ``value`` itself when there is nothing to mask."""
+    wanted = {original: placeholder for original, placeholder in placeholders.items() if original}
+    if not wanted:
+        return value
+    pattern = re.compile("|".join(re.escape(key) for key in sorted(wanted, key=len, reverse=True)))
+    return _mask(value, pattern, wanted)
+
+
+def _mask(value: Any, pattern: re.Pattern[str], placeholder_of: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return pattern.sub(lambda match: placeholder_of[match.group()], value)
+    if isinstance(value, dict):
+        return {key: _mask(item, pattern, placeholder_of) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(item, pattern, placeholder_of) for item in value]
+    return value
+
+
 def pii_kinds(text: str, config: Mapping[str, Any]) -> list[str]:
     """Which kinds of personal data ``text`` holds (labels, lower case)."""
     return sorted({label.lower() for _, _, label in pii_find(text, config)})
 
 
-__all__ = ["iban_valid", "luhn_valid", "pii_find", "pii_kinds", "pii_redact", "pii_restore"]
+__all__ = [
+    "iban_valid",
+    "luhn_valid",
+    "pii_find",
+    "pii_kinds",
+    "pii_mask",
+    "pii_redact",
+    "pii_restore",
+]

@@ -1,6 +1,7 @@
 """Policy pages: list (filterable, paginated), create and edit (with "Simulate before saving"),
 enable/disable, delete, and the simulator for a saved policy. Thin: parse, authorise, call
-``agents.policies.manage`` / ``agents.policies.simulator``, render."""
+``agents.policies.manage`` / ``agents.policies.simulator``, render. Only admins change global
+policies (``manage.policy_authorise``): a designer's attempt answers 403 with the reason."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,7 +26,7 @@ from agents.forms.policies import (
 from agents.models import Policy
 from agents.policies import manage
 from agents.policies.simulator import SimulationError, policy_simulate, simulation_dict
-from agents.views.common import require
+from agents.views.common import is_admin, require
 from controlroom.roles import Capability, can
 
 POLICIES_PER_PAGE = 50
@@ -66,6 +68,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         filtered=any(request.GET.get(name) for name in ("q", "kind", "scope", "target", "status")),
         query=query.urlencode(),
         can_design=can(request.user, Capability.DESIGN),
+        can_govern_global=is_admin(request),
         kinds=KIND_HELP,
     )
     return render(request, "agents/policy_list.html", context)
@@ -124,7 +127,10 @@ def _submit(request: HttpRequest, form: PolicyForm, *, policy: Policy | None) ->
             saved = manage.policy_create(values=values, user=request.user)
         else:
             values.pop("slug", None)
-            saved = manage.policy_update(policy=policy, changes=values)
+            saved = manage.policy_update(policy=policy, changes=values, user=request.user)
+    except manage.PolicyForbidden as exc:
+        form.add_error("scope", str(exc))
+        return _form_page(request, form, policy=policy, period_form=period_form, status=403)
     except manage.PolicyInvalid as exc:
         form.add_problems(exc.problems)
         return _form_page(request, form, policy=policy, period_form=period_form, status=422)
@@ -143,7 +149,8 @@ def policy_new(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         kind = request.GET.get("kind", "")
         example = dict(EXAMPLES.get(kind, {}))
-        initial = {"scope": "global", "kind": kind or "approval", "config": example}
+        scope = "global" if is_admin(request) else "flow"  # a global policy is an admin's
+        initial = {"scope": scope, "kind": kind or "approval", "config": example}
         return _form_page(request, PolicyForm(initial=initial), policy=None)
     return _submit(request, PolicyForm(request.POST), policy=None)
 
@@ -159,6 +166,7 @@ def policy_detail(request: HttpRequest, slug: str) -> HttpResponse:
         config=json.dumps(policy.config, indent=2, ensure_ascii=False),
         explanation=manage.EXPLANATIONS.get(policy.kind, ""),
         can_design=can(request.user, Capability.DESIGN),
+        can_govern_global=is_admin(request),
     )
     return render(request, "agents/policy_detail.html", context)
 
@@ -179,7 +187,10 @@ def policy_toggle(request: HttpRequest, slug: str) -> HttpResponse:
     require(request, Capability.DESIGN)
     policy = _policy_or_404(slug)
     enabled = request.POST.get("enabled") == "1"
-    manage.policy_enable(policy=policy, enabled=enabled)
+    try:
+        manage.policy_enable(policy=policy, enabled=enabled, user=request.user)
+    except manage.PolicyForbidden as exc:
+        raise PermissionDenied(str(exc)) from None
     messages.success(request, f"Policy {policy.name} {'enabled' if enabled else 'disabled'}.")
     return redirect("policy_list")
 
@@ -189,7 +200,10 @@ def policy_toggle(request: HttpRequest, slug: str) -> HttpResponse:
 def policy_delete(request: HttpRequest, slug: str) -> HttpResponse:
     require(request, Capability.DESIGN)
     policy = _policy_or_404(slug)
-    manage.policy_delete(policy=policy)
+    try:
+        manage.policy_delete(policy=policy, user=request.user)
+    except manage.PolicyForbidden as exc:
+        raise PermissionDenied(str(exc)) from None
     messages.success(request, f"Policy {policy.name} deleted.")
     return redirect("policy_list")
 

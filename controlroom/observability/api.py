@@ -9,12 +9,12 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema
-from ninja.errors import HttpError
 
+from controlroom.api import requires
 from controlroom.observability import metrics
-from controlroom.roles import Capability, can
+from controlroom.roles import Capability
 
-router = Router(tags=["metrics"])
+router = Router(tags=["metrics"], auth=requires(Capability.VIEW))
 
 
 class _ErrorBody(Schema):
@@ -50,6 +50,4 @@ class MetricsOut(Schema):
     ),
 )
 def metrics_get(request: HttpRequest) -> dict[str, Any]:
-    if not can(request.user, Capability.VIEW):
-        raise HttpError(403, f"your role may not {Capability.VIEW.value}")
     return {"generated_at": timezone.now(), "metrics": metrics.snapshot()}

@@ -214,7 +214,8 @@ def _policies(claim: Claim, run: Run) -> list[Any] | None:
         return None
     document = run.version.document
     slug = str(document.get("slug") or "")
-    return [*claim.policies, *document_policies(document, flow_slug=slug)]
+    stored = claim.policies
+    return [*stored, *document_policies(document, flow_slug=slug, stored=stored)]
 
 
 def _complete(claim: Claim, outcome: Any) -> None:

@@ -1,11 +1,17 @@
 """Validating a flow document's ``policies[]``: each entry is a policy without scope (its
-scope is the flow), checked like a stored one, with JSON pointers into the document."""
+scope is the flow), checked like a stored one, with JSON pointers into the document.
+
+A document adds policies to its flow; it never changes, disables or shadows a stored one (a
+global one an admin made, say): an entry has no ``scope``, ``target`` or ``enabled``, and its
+``slug`` may not be a stored policy's (``policy_slug_clashes``), because verdicts, audit rows
+and rate-limit counts are keyed by slug."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from agents.models import Policy
 from agents.policies import KINDS, config_errors, verdict_errors
 
 ENTRY_FIELDS = {"slug", "name", "kind", "verdict", "reason", "config"}
@@ -54,3 +60,27 @@ def _entry_problems(entry: dict[str, Any], base: str) -> list[tuple[str, str]]:
     for pointer, message in config_errors(kind, config):
         problems.append((f"{base}/config{'' if pointer == '/' else pointer}", message))
     return problems
+
+
+def policy_slug_clashes(policies: Any) -> list[tuple[str, str]]:
+    """``(pointer, message)`` for every entry of ``policies[]`` named like a stored policy
+    (one query, only when an entry has a slug)."""
+    if not isinstance(policies, list):
+        return []
+    named = {
+        index: entry["slug"]
+        for index, entry in enumerate(policies)
+        if isinstance(entry, dict) and isinstance(entry.get("slug"), str)
+    }
+    if not named:
+        return []
+    stored = set(Policy.objects.filter(slug__in=named.values()).values_list("slug", flat=True))
+    return [
+        (
+            f"/policies/{index}/slug",
+            f"{slug!r} is the slug of a stored policy; a flow's policies add to the stored "
+            "ones and cannot replace them: choose another slug",
+        )
+        for index, slug in named.items()
+        if slug in stored
+    ]

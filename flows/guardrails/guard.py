@@ -31,6 +31,7 @@ from agents.policies import (
     Spend,
     applies,
     evaluate,
+    pii_mask,
     strictest,
 )
 from agents.policies.config import config_errors_cached
@@ -77,6 +78,7 @@ class StepGuard(Guard):
         self.where = where
         self._reserved: set[str] = set()  # ledger rows this execution reserved (rate limits)
         self._approved: dict[str, Approval] = {}  # approvals honoured, by call key
+        self._kept: dict[str, str] = {}  # value a redact verdict kept in -> its placeholder
 
     # --- facts and acting ------------------------------------------------------------------
     def _facts(self, point: str, **fields: Any) -> Facts:
@@ -140,8 +142,17 @@ class StepGuard(Guard):
                 f"policy {decision.policy!r}: {decision.reason}", title=title, draft=draft, key=key
             )
 
+    def at_rest(self, value: Any) -> Any:
+        """``value`` (JSON-like data about to be stored: the step's details, a memory entry,
+        a parked step's prompt) with every personal datum a ``redact`` verdict of this
+        execution kept from the model replaced by the placeholder the model saw instead.
+        Pure and cheap: ``value`` itself when nothing was redacted."""
+        return pii_mask(value, self._kept) if self._kept else value
+
     def _trigger(self, **extra: Any) -> dict[str, Any]:
-        return {"prompt": self.where.prompt, **extra} if self.where.prompt else extra
+        if not self.where.prompt:
+            return extra
+        return {"prompt": self.at_rest(self.where.prompt), **extra}
 
     # --- model calls -------------------------------------------------------------------------
     def model_call(self, request: ModelRequest, *, turns: int) -> ModelTicket:
@@ -186,11 +197,13 @@ class StepGuard(Guard):
             for policy, decision in zip(self._applicable(facts), decisions, strict=True)
             if decision.verdict == "redact"
         ]
-        sent, placeholders = redaction.redact_request(request, redacting)
+        redacted = redaction.redact_request(request, redacting)
+        for placeholder, value in redacted.kept.items():
+            self._kept.setdefault(value, placeholder)  # the first numbering the model saw
         return ModelTicket(
-            request=sent,
+            request=redacted.request,
             reservation=reservation.id if reservation else None,
-            placeholders=placeholders,
+            placeholders=redacted.restore,
         )
 
     def _applicable(self, facts: Facts) -> list[PolicyLike]:

@@ -9,7 +9,7 @@ never leave the process (the offline provider renders its script with them).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agents.policies import PolicyLike, pii_redact, pii_restore
@@ -87,23 +87,34 @@ def _replacer(found: Iterator[str]) -> Callable[[str], str]:
     return replace_next
 
 
-def redact_request(
-    request: ModelRequest, policies: list[PolicyLike]
-) -> tuple[ModelRequest, dict[str, str]]:
-    """``request`` with the PII every policy in ``policies`` finds replaced by placeholders,
-    and the placeholders to restore in the answer (only those of policies with ``restore``)."""
+@dataclass(frozen=True)
+class Redacted:
+    """A model request as it may leave: ``request`` (placeholders in), ``restore`` (the
+    placeholders to put back in the answer: those of policies with ``restore``) and ``kept``
+    (every placeholder → value any policy kept from leaving, for ``pii_mask`` of what the step
+    stores)."""
+
+    request: ModelRequest
+    restore: dict[str, str]
+    kept: dict[str, str]
+
+
+def redact_request(request: ModelRequest, policies: list[PolicyLike]) -> Redacted:
+    """``request`` with the PII every policy in ``policies`` finds replaced by placeholders."""
     if not policies:
-        return request, {}
+        return Redacted(request=request, restore={}, kept={})
     parts: Any = _parts(request)
     restore: dict[str, str] = {}
+    kept: dict[str, str] = {}
     for policy in policies:
         config = policy.config
         texts = list(_strings(parts))
         redacted, values = pii_redact(texts, config)
         parts = _map(parts, _replacer(iter(redacted)))
+        kept.update(values)
         if config.get("restore"):
             restore.update(values)
-    return _rebuild(request, parts), restore
+    return Redacted(request=_rebuild(request, parts), restore=restore, kept=kept)
 
 
 def restore_response(response: ModelResponse, values: dict[str, str]) -> ModelResponse:

@@ -10,20 +10,15 @@ from django.utils import timezone
 from ninja import Router
 from ninja.errors import HttpError
 
-from controlroom.api import error_response
-from controlroom.roles import Capability, can
+from controlroom.api import error_response, requires
+from controlroom.roles import Capability
 from flows import selectors as flow_selectors
 from flows.roi import export
 from flows.roi.selectors import flow_dashboard, leaderboard, period_parse
 from flows.schemas import ErrorOut
 
-router = Router(tags=["roi"])
+router = Router(tags=["roi"], auth=requires(Capability.VIEW))
 ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404)}
-
-
-def _require_view(request: HttpRequest) -> None:
-    if not can(request.user, Capability.VIEW):
-        raise HttpError(403, "your role may not view")
 
 
 def _period(request: HttpRequest) -> Any:
@@ -43,7 +38,6 @@ def _period(request: HttpRequest) -> Any:
     "versions and bottlenecks for runs started in ?since&until (UTC dates) or ?days=7|30|90",
 )
 def flow_roi(request: HttpRequest, slug: str) -> Any:
-    _require_view(request)
     flow = flow_selectors.flow_get(slug=slug)
     if flow is None:
         raise HttpError(404, f"no flow {slug!r}")
@@ -59,7 +53,6 @@ def flow_roi(request: HttpRequest, slug: str) -> Any:
     summary="Every flow's ROI numbers for the period, best net ROI first",
 )
 def roi_leaderboard(request: HttpRequest) -> Any:
-    _require_view(request)
     period = _period(request)
     if isinstance(period, HttpResponse):
         return period

@@ -69,7 +69,7 @@ def test_a_designer_creates_a_policy_disabled_then_enables_it() -> None:
     assert page.status_code == 200
     assert b"Simulate before saving" in page.content
     assert b"rate_limit" in page.content  # the kinds explained beside the form
-    created = designer.post("/policies/new/", form())
+    created = designer.post("/policies/new/", form(scope="flow", target="pay"))
     assert created.status_code == 302, created.content.decode()[:2000]
     policy = Policy.objects.get()
     assert policy.enabled is False and policy.created_by is not None
@@ -127,11 +127,13 @@ def test_simulate_before_saving_replays_recorded_runs_and_saves_nothing() -> Non
 def test_a_saved_policy_is_edited_simulated_and_deleted() -> None:
     booking("inv-9", 700)
     designer = client_for(Role.DESIGNER)
-    assert designer.post("/policies/new/", form(enabled="on")).status_code == 302
+    pay = {"scope": "flow", "target": "pay"}  # a designer's policies are scoped (global: admin)
+    assert designer.post("/policies/new/", form(enabled="on", **pay)).status_code == 302
     edit = designer.get("/policies/big-bookings/edit/")
     assert edit.status_code == 200 and b"args.data.amount &gt; 500" in edit.content
     changed = designer.post(
-        "/policies/big-bookings/edit/", form(slug="ignored", name="Very big bookings", enabled="on")
+        "/policies/big-bookings/edit/",
+        form(slug="ignored", name="Very big bookings", enabled="on", **pay),
     )
     assert changed.status_code == 302
     policy = Policy.objects.get()

@@ -61,6 +61,9 @@ def test_a_designer_simulates_a_policy_before_saving_and_enabling_it(
     page.get_by_label("Slug", exact=True).fill("one-write-a-day")
     page.get_by_label("Name", exact=True).fill("One write per contact a day")
     page.get_by_label("Kind", exact=True).select_option("rate_limit")
+    # A designer's policy applies to a flow, an agent or a tool (a global one is an admin's).
+    expect(page.get_by_label("Scope", exact=True)).to_have_value("flow")
+    page.get_by_label(re.compile(r"^Target\b")).fill("pay")
     page.get_by_label("Verdict", exact=True).select_option("block")
     page.get_by_label(re.compile(r"^Config\b")).fill(
         '{"categories": ["write"], "max": 1, "window": "24 hours"}'

@@ -1,5 +1,9 @@
 """``agent``: an agent (its model, instructions, tools and cascade) acting on a prompt. Queued.
 
+What the step stores (its prompt, tool calls and memory entry in ``Step.input``, a parked
+step's prompt) holds the placeholders a PII redaction put in, never the values it kept from
+the model (``StepGuard.at_rest``).
+
 The agent may call its allowed tools over several model turns; each call is recorded as an
 ``agents.models.ToolCall`` of this step and attempt, keyed so that a retried step replays
 effects from the ledger instead of repeating them. The step's usage is the model that gave the
@@ -50,6 +54,7 @@ class AgentNode(NodeType):
         key, remembered = _recall(spec, ctx)
         variables = {**ctx.variables, "memory": remembered}
         slug = str(spec.get("slug", ""))
+        guard = gates.step_guard(ctx, agent=slug, prompt=prompt)
         try:
             answer = runtime.agent_invoke(
                 spec=spec,
@@ -57,10 +62,10 @@ class AgentNode(NodeType):
                 variables=variables,
                 call_number=int(ctx.step_input.get("call_number", 0)),
                 step=step_ref(ctx),
-                guard=gates.step_guard(ctx, agent=slug, prompt=prompt),
+                guard=guard,
             )
         except runtime.PolicyParked as exc:
-            return gates.parked(exc, agent=slug, extra={"prompt": prompt})
+            return gates.parked(exc, agent=slug, extra={"prompt": guard.at_rest(prompt)})
         except runtime.AgentTransientError as exc:
             raise TransientError(str(exc), retry_after=exc.retry_after) from exc
         except runtime.AgentError as exc:
@@ -76,17 +81,23 @@ class AgentNode(NodeType):
                 key=key,
                 agent=str(spec.get("slug", "")),
                 kind="answer",
-                content={"node": ctx.node_id, "prompt": prompt[:2000], "answer": answer.output},
+                content=guard.at_rest(
+                    {"node": ctx.node_id, "prompt": prompt[:2000], "answer": answer.output}
+                ),
                 run_id=_uuid(ctx.run_id),
                 step_id=ctx.step_id or None,
             )
-        details = {
-            "prompt": prompt,
-            "memory_key": key,
-            "memory": remembered,
-            "routing": answer.routing,
-            "tool_calls": answer.tool_calls,
-        }
+        # Stored as the model saw it: what a PII policy redacted stays redacted at rest (the
+        # answer is the output, restored only if the policy says ``restore``).
+        details = guard.at_rest(
+            {
+                "prompt": prompt,
+                "memory_key": key,
+                "memory": remembered,
+                "routing": answer.routing,
+                "tool_calls": answer.tool_calls,
+            }
+        )
         return Done(output=answer.output, usage=usage, details=details)
 
     def resume(self, ctx: NodeContext, payload: dict[str, Any]) -> Done | Requeue:
