@@ -7,13 +7,20 @@ is bounded so that a template can fail but never hang a worker or exhaust its me
 
 - *work*: attribute and item lookups, calls, filters, tests, loop iterations and every value a
   template builds are charged to a budget (``MAX_WORK`` units, ``MAX_SECONDS`` of wall time);
-- *values*: anything a template builds (strings, lists, dicts, joins, repetitions, formats) is
-  at most ``MAX_VALUE_SIZE`` characters-plus-items, integers at most ``MAX_INT_BITS`` bits, and
-  padding widths at most ``MAX_SEQUENCE`` — checked *before* the allocation where it could be
-  large;
+- *values*: anything a template builds (strings, lists, dicts) is at most ``MAX_VALUE_SIZE``
+  characters-plus-items, integers at most ``MAX_INT_BITS`` bits, padding widths at most
+  ``MAX_SEQUENCE`` and format widths at most ``MAX_FORMAT_WIDTH``. Every operation that builds
+  a value from smaller parts — ``%`` and ``str.format``/``format_map`` (estimated field by
+  field), ``*``, ``+``, ``~``, ``join``, ``replace``, padding, case mappings, ``split`` and the
+  filters that build strings or lists (``format``, ``indent``, ``wordwrap``, ``tojson``,
+  ``string``, ``list``, ``batch``, ``slice``, ``sum``, ``urlize``, ``escape``…) — first
+  computes an upper bound of its result's size from its inputs' sizes and is refused when that
+  passes the limit, so a small template never allocates a large value to find out;
 - *output*: rendered text is cut off at ``MAX_TEMPLATE_OUTPUT`` while it streams.
 
-Anything that goes wrong while evaluating user input is an ``ExpressionError``.
+Anything that goes wrong while compiling or evaluating user input — a limit, or whatever
+Python or a Jinja filter raises (``AssertionError``, ``OverflowError``, ``RecursionError``,
+``UnicodeError``, ``MemoryError``…) — is an ``ExpressionError`` whose message says what.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import re
 import string
 import time
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
@@ -34,8 +41,10 @@ from typing import Any
 from django.conf import settings
 from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
+from jinja2.utils import Namespace
 from jinja2.visitor import NodeTransformer
+from markupsafe import Markup, escape
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.DOTALL)
 
@@ -51,10 +60,12 @@ MAX_INT_BITS = 4096
 MAX_EXPONENT = 64
 MAX_FORMAT_WIDTH = 1000
 
-# What evaluating user input can raise. Not ``Exception``: a Celery soft time limit, for one,
+# What evaluating user input can raise (Jinja's filters assert on their arguments, so an
+# AssertionError is a user error too). Not ``Exception``: a Celery soft time limit, for one,
 # must reach the engine as what it is.
 _USER_ERRORS = (
     TemplateError,
+    AssertionError,
     TypeError,
     ValueError,
     ArithmeticError,
@@ -118,7 +129,6 @@ _METHODS: dict[type, frozenset[str]] = {
     bool: frozenset(),
 }
 _DATA_TYPES = tuple(_METHODS)
-_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 
 
 class ExpressionError(ValueError):
@@ -188,35 +198,69 @@ def _made(value: Any) -> Any:
     return value
 
 
-# --- checks made before an allocation that could be large ----------------------------------
-def _check_repeat(left: Any, right: Any) -> None:
-    sequence, count = (left, right) if isinstance(left, str | list | tuple) else (right, left)
-    if isinstance(sequence, str | list | tuple) and isinstance(count, int):
-        if count > 0 and (
-            len(sequence) * count > MAX_SEQUENCE or _size(sequence) * count > MAX_VALUE_SIZE
-        ):
-            raise SecurityError("repetition result too large")
-    elif (
-        isinstance(left, int)
-        and isinstance(right, int)
-        and left.bit_length() + right.bit_length() > MAX_INT_BITS
-    ):
-        raise SecurityError("product too large")
+# --- sizes reserved before building ----------------------------------------------------------
+#
+# One mechanism for every operation that builds a string or a list from smaller parts: an
+# estimator computes an upper bound of the size of the result from the sizes of its inputs
+# (cheaply, without building anything), and ``_reserve`` refuses the operation when that bound
+# passes ``MAX_VALUE_SIZE``. Only then is the result built; ``_made`` still bounds and charges
+# what was built. Operations whose result is never larger than their input (``lower`` on ASCII,
+# ``truncate``, ``sort``…) need no estimator.
 
 
-def _check_power(base: Any, exponent: Any) -> None:
-    if isinstance(exponent, int | float) and abs(exponent) > MAX_EXPONENT:
-        raise SecurityError("exponent too large")
-    if (
-        isinstance(base, int)
-        and isinstance(exponent, int)
-        and exponent > 0
-        and base.bit_length() * exponent > MAX_INT_BITS
-    ):
-        raise SecurityError("power too large")
+def _reserve(size: int, what: str) -> None:
+    """Refuse ``what`` if the value it would build is larger than ``MAX_VALUE_SIZE``."""
+    if size > MAX_VALUE_SIZE:
+        raise SecurityError(f"{what} would exceed {MAX_VALUE_SIZE} characters and items")
 
 
-_PERCENT_SPEC = re.compile(r"%%|%(?:\([^)]*\))?(?P<spec>[-#0 +]*[\d*]*(?:\.[\d*]*)?)")
+def _quoted_str_bound(text: str) -> int:
+    """At most ``len(repr(text))``, ``len(ascii(text))`` and ``len(json.dumps(text))``."""
+    if text.isascii() and text.isprintable():
+        return len(text) + 2 + text.count("\\") + text.count("'") + text.count('"')
+    return (6 if text.isascii() else 10) * len(text) + 2
+
+
+def _text_bound(value: Any, *, quoted: bool = False, limit: int = MAX_VALUE_SIZE) -> int:
+    """An upper bound of ``len(str(value))`` (``quoted``: of ``repr``, ``ascii`` or the JSON
+    text), counted only until ``limit`` is passed. Inside lists and dicts strings are quoted."""
+    total = 0
+    stack: list[tuple[Any, bool]] = [(value, quoted)]
+    while stack and total <= limit:
+        item, as_repr = stack.pop()
+        if isinstance(item, str):
+            total += _quoted_str_bound(item) if as_repr else len(item)
+        elif item is None or isinstance(item, bool | Undefined):
+            total += 9
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 3
+        elif isinstance(item, float):
+            total += 24
+        elif isinstance(item, dict):
+            total += 2 + 4 * len(item)
+            stack.extend((part, True) for part in itertools.chain(item.keys(), item.values()))
+        elif isinstance(item, list | tuple | KeysView | ValuesView | ItemsView):
+            total += 20 + 2 * len(item)
+            stack.extend((part, True) for part in item)
+        elif isinstance(item, Namespace):
+            total += 14
+            stack.append((dict(item._Namespace__attrs), True))  # type: ignore[attr-defined]
+        else:  # ranges, generators, callables, loop objects: a fixed description
+            total += 200
+    return total
+
+
+def _number_bound(value: Any, precision: int) -> int:
+    """At most the length of ``value`` formatted as a number with ``precision`` (``%f`` of the
+    largest float is 309 digits; grouping adds a third)."""
+    digits = value.bit_length() // 3 + 1 if isinstance(value, int) else 310
+    return digits + digits // 3 + precision + 8
+
+
+_PERCENT_TAIL = re.compile(
+    r"(?P<flags>[-#0 +]*)(?P<width>\*|\d*)(?:\.(?P<precision>\*|\d*))?[hlL]?(?P<type>.?)",
+    re.DOTALL,
+)
 
 
 def _check_widths(spec: str) -> None:
@@ -225,43 +269,106 @@ def _check_widths(spec: str) -> None:
         raise SecurityError(f"format widths above {MAX_FORMAT_WIDTH} are not allowed")
 
 
-def _check_percent_format(fmt: str) -> None:
-    for match in _PERCENT_SPEC.finditer(fmt):
-        if match.group("spec"):
-            _check_widths(match.group("spec"))
+def _percent_conversions(fmt: str) -> Iterator[tuple[str | None, str, int, int]]:
+    """``(key, type, width, precision)`` of each ``%`` conversion in ``fmt``, as ``str % x``
+    reads them (a ``(key)`` may hold balanced parentheses)."""
+    position = 0
+    while (start := fmt.find("%", position)) >= 0:
+        index, key = start + 1, None
+        if fmt.startswith("(", index):
+            depth, index = 1, index + 1
+            while index < len(fmt) and depth:
+                depth += {"(": 1, ")": -1}.get(fmt[index], 0)
+                index += 1
+            key = fmt[start + 2 : index - 1]
+        match = _PERCENT_TAIL.match(fmt, index)
+        assert match is not None  # every part of the pattern is optional
+        _check_widths(fmt[index : match.start("type")])
+        width = int(match.group("width") or 0)
+        precision = int(match.group("precision") or 6)
+        yield key, match.group("type"), width, precision
+        position = match.end()
 
 
-def _check_brace_format(fmt: str) -> None:
-    for _, field, spec, _ in string.Formatter().parse(fmt):
-        if field is not None and spec:
-            _check_widths(spec)
+def _percent_bound(fmt: str, values: Any) -> int:
+    """An upper bound of ``len(fmt % values)``; checks widths and stops past the limit."""
+    positional = values if isinstance(values, tuple) else (values,)
+    total, used = len(fmt), 0
+    for key, kind, width, precision in _percent_conversions(fmt):
+        if kind == "%" and key is None:
+            continue
+        if key is not None:
+            try:
+                value = values[key]
+            except (TypeError, LookupError):
+                continue  # the formatting itself fails
+        elif used < len(positional):
+            value, used = positional[used], used + 1
+        else:
+            continue
+        if kind == "s":
+            size = _text_bound(value)
+        elif kind in ("r", "a"):
+            size = _text_bound(value, quoted=True)
+        elif kind == "c":
+            size = 1
+        else:
+            size = _number_bound(value, precision)
+        total += max(width, size)
+        if total > MAX_VALUE_SIZE:
+            break
+    return total
 
 
-def _check_replace(text: str, old: Any, new: Any, count: Any = -1) -> None:
-    if not (isinstance(old, str) and isinstance(new, str)):
-        return
-    found = len(text) + 1 if old == "" else text.count(old)
-    if isinstance(count, int) and count >= 0:
-        found = min(found, count)
-    if len(text) + found * max(0, len(new) - len(old)) > MAX_VALUE_SIZE:
-        raise SecurityError("replace result too large")
+def _format_field_bound(value: Any, spec: str) -> int:
+    """An upper bound of ``len(format(value, spec))`` for a spec ``_check_widths`` accepted."""
+    numbers = [int(number) for number in re.findall(r"\d+", spec)]
+    width = max(numbers, default=0)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return max(width, _number_bound(value, width or 6))
+    return max(width, _text_bound(value))
 
 
-def _bounded_items(items: Any) -> list[Any]:
-    """Materialise an iterable a template joins, refusing one that is too long."""
-    listed = list(itertools.islice(_iterate(items), MAX_SEQUENCE + 1))
-    if len(listed) > MAX_SEQUENCE:
-        raise SecurityError("too many items to join")
-    return listed
+def _repeat_bound(left: Any, right: Any) -> int:
+    sequence, count = (left, right) if isinstance(left, str | list | tuple) else (right, left)
+    if not isinstance(count, int) or count <= 0:
+        return 0
+    if isinstance(sequence, list | tuple) and len(sequence) * count > MAX_SEQUENCE:
+        raise SecurityError(f"repetition would exceed {MAX_SEQUENCE} items")
+    return _size(sequence) * count
 
 
-def _check_join(separator: str, items: list[Any]) -> None:
-    if len(separator) * len(items) + _size(items) > MAX_VALUE_SIZE:
-        raise SecurityError("join result too large")
+def _check_binop(operator_name: str, left: Any, right: Any) -> None:
+    """Check, before computing it, that ``left <operator> right`` stays within the limits."""
+    if operator_name == "**":
+        if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise SecurityError("exponent too large")
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and right > 0
+            and left.bit_length() * right > MAX_INT_BITS
+        ):
+            raise SecurityError("power too large")
+    elif operator_name == "*":
+        if isinstance(left, int) and isinstance(right, int):
+            if left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise SecurityError("product too large")
+        else:
+            _reserve(_repeat_bound(left, right), "repetition")
+    elif operator_name == "%":
+        if isinstance(left, str):
+            _reserve(_percent_bound(left, right), "%-formatting")
+    elif isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
+        _reserve(_size(left) + _size(right), "concatenation")
 
 
-def _int_arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
+def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
     return args[index] if len(args) > index else kwargs.get(name)
+
+
+def _int_or(value: Any, default: int) -> int:
+    return value if isinstance(value, int) else default
 
 
 def _check_width(width: Any) -> None:
@@ -269,67 +376,243 @@ def _check_width(width: Any) -> None:
         raise SecurityError(f"widths above {MAX_SEQUENCE} are not allowed")
 
 
-# Filters whose arguments can ask for a large allocation: (value, args, kwargs) -> new args.
-def _filter_center(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    _check_width(_int_arg(args, kwargs, 0, "width"))
-    return args
+def _replace_bound(text: str, old: Any, new: Any, count: Any = -1) -> int:
+    if not (isinstance(old, str) and isinstance(new, str)):
+        return len(text)
+    found = len(text) + 1 if old == "" else text.count(old)
+    if isinstance(count, int) and count >= 0:
+        found = min(found, count)
+    return len(text) + found * max(0, len(new) - len(old))
 
 
-def _filter_indent(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    width = _int_arg(args, kwargs, 0, "width")
-    step = len(width) if isinstance(width, str) else width if isinstance(width, int) else 4
-    if len(str(value)) + (str(value).count("\n") + 1) * max(step, 0) > MAX_VALUE_SIZE:
-        raise SecurityError("indent result too large")
-    return args
+def _bounded_items(items: Any) -> list[Any]:
+    """Materialise an iterable a template joins or lists, refusing one that is too long."""
+    listed = list(itertools.islice(_iterate(items), MAX_SEQUENCE + 1))
+    if len(listed) > MAX_SEQUENCE:
+        raise SecurityError(f"more than {MAX_SEQUENCE} items")
+    return listed
 
 
-def _filter_batch(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    _check_width(_int_arg(args, kwargs, 0, "linecount"))
-    _check_width(_int_arg(args, kwargs, 0, "slices"))
-    return args
+def _join_bound(separator: Any, items: Any) -> int:
+    gaps = len(separator) * max(len(items) - 1, 0) if isinstance(separator, str) else 0
+    if isinstance(items, str):
+        return gaps + len(items)
+    total = gaps
+    for item in items:
+        total += _text_bound(item)
+        if total > MAX_VALUE_SIZE:
+            break
+    return total
 
 
-def _filter_replace(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    _check_replace(str(value), *args[:3])
-    return args
+def _case_bound(text: str) -> int:
+    # Unicode case mappings grow a character into at most three ("ﬃ".upper() == "FFI").
+    return len(text) if text.isascii() else 3 * len(text)
 
 
-def _filter_format(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    _check_percent_format(str(value))
-    return args
+def _split_bound(text: str, separator: Any, maxsplit: Any) -> int:
+    if isinstance(separator, str) and separator:
+        parts = text.count(separator)
+    else:
+        parts = sum(1 for _ in _WORDS.finditer(text))
+    if isinstance(maxsplit, int) and maxsplit >= 0:
+        parts = min(parts, maxsplit)
+    return 2 + parts + len(text)
 
 
-_FILTER_CHECKS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any]], tuple[Any, ...]]] = {
-    "center": _filter_center,
-    "indent": _filter_indent,
-    "batch": _filter_batch,
-    "slice": _filter_batch,
-    "replace": _filter_replace,
-    "format": _filter_format,
+_WORDS = re.compile(r"\S+")
+
+#: ``(value, args, kwargs) -> upper bound`` of what a filter builds, by filter name (``args``
+#: and ``kwargs`` are the filter's own arguments, after the value).
+Estimator = Callable[[Any, tuple[Any, ...], dict[str, Any]], int]
+
+
+def _center_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    width = _arg(args, kwargs, 0, "width")
+    _check_width(width)
+    return max(len(str(value)), _int_or(width, 0))
+
+
+def _indent_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    width = _arg(args, kwargs, 0, "width")
+    step = len(width) if isinstance(width, str) else _int_or(width, 4)
+    text = str(value)
+    return len(text) + (text.count("\n") + 1) * max(step, 0)
+
+
+def _batch_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    count = _arg(args, kwargs, 0, "linecount") if "slices" not in kwargs else kwargs["slices"]
+    _check_width(count)
+    return 2 * _size(value) + 2 * max(_int_or(count, 0), 0)
+
+
+def _replace_filter_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    old, new, count = (_arg(args, kwargs, i, n) for i, n in enumerate(("old", "new", "count")))
+    return _replace_bound(str(value), old, new, -1 if count is None else count)
+
+
+def _format_filter_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return _percent_bound(str(value), kwargs or args)
+
+
+def _join_filter_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return _join_bound(_arg(args, kwargs, 0, "d") or "", value)
+
+
+def _wordwrap_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    text = str(value)
+    width = max(_int_or(_arg(args, kwargs, 0, "width"), 79), 1)
+    wrapstring = _arg(args, kwargs, 2, "wrapstring")
+    joint = len(wrapstring) if isinstance(wrapstring, str) else 2
+    return len(text) + (len(text) // width + text.count("\n") + 2) * joint
+
+
+def _urlize_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    text = str(value)
+    extra = sum(len(str(_arg(args, kwargs, i, n) or "")) for i, n in ((2, "target"), (3, "rel")))
+    # Escaping grows a character into at most six; each word may become a link of its own.
+    return 6 * len(text) + sum(1 for _ in _WORDS.finditer(text)) * (3 * extra + 100)
+
+
+def _escape_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return 6 * _text_bound(value)
+
+
+def _urlencode_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return 12 * _text_bound(value)  # "%XX" for each of up to four UTF-8 bytes
+
+
+def _string_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return _text_bound(value)
+
+
+def _tojson_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return _text_bound(value, quoted=True)
+
+
+def _xmlattr_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return 6 * _text_bound(value) + 4 * _size(value)
+
+
+def _list_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return 1 + 2 * len(value) if isinstance(value, str) else _size(value)
+
+
+def _sum_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    start = _arg(args, kwargs, 1, "start")
+    if not isinstance(start, str | list | tuple):
+        return 0
+    return _size(start) + sum(_size(item) for item in value)
+
+
+def _case_filter_bound(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return _case_bound(str(value))
+
+
+_FILTER_BOUNDS: dict[str, Estimator] = {
+    "batch": _batch_bound,
+    "capitalize": _case_filter_bound,
+    "center": _center_bound,
+    "e": _escape_bound,
+    "escape": _escape_bound,
+    "forceescape": _escape_bound,
+    "format": _format_filter_bound,
+    "indent": _indent_bound,
+    "join": _join_filter_bound,
+    "list": _list_bound,
+    "lower": _case_filter_bound,
+    "replace": _replace_filter_bound,
+    "slice": _batch_bound,
+    "string": _string_bound,
+    "sum": _sum_bound,
+    "title": _case_filter_bound,
+    "tojson": _tojson_bound,
+    "upper": _case_filter_bound,
+    "urlencode": _urlencode_bound,
+    "urlize": _urlize_bound,
+    "wordwrap": _wordwrap_bound,
+    "xmlattr": _xmlattr_bound,
+}
+#: Filters whose input is materialised (bounded) first: they iterate it more than once, or
+#: build a list of it.
+_MATERIALISED = frozenset({"join", "list", "sum", "batch", "slice"})
+#: Filters left out of the environment: ``pprint``'s indentation grows with nesting, so its
+#: size has no cheap bound (``tojson`` shows the same data).
+_REMOVED_FILTERS = frozenset({"pprint"})
+
+
+def _padding_method_bound(owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    width = _arg(args, kwargs, 0, "width")
+    _check_width(width)
+    return max(len(owner), _int_or(width, 0))
+
+
+def _replace_method_bound(owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return _replace_bound(owner, *args[:3])
+
+
+def _join_method_bound(owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return _join_bound(owner, args[0] if args else [])
+
+
+def _split_method_bound(owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return _split_bound(owner, _arg(args, kwargs, 0, "sep"), _arg(args, kwargs, 1, "maxsplit"))
+
+
+def _splitlines_bound(owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return 2 + owner.count("\n") + owner.count("\r") + len(owner)
+
+
+def _case_method_bound(owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    return _case_bound(owner)
+
+
+#: The same for the ``str`` methods a template may call, by method name.
+_METHOD_BOUNDS: dict[str, Callable[[str, tuple[Any, ...], dict[str, Any]], int]] = {
+    **dict.fromkeys(("center", "ljust", "rjust", "zfill"), _padding_method_bound),
+    **dict.fromkeys(
+        ("capitalize", "casefold", "lower", "swapcase", "title", "upper"), _case_method_bound
+    ),
+    "join": _join_method_bound,
+    "replace": _replace_method_bound,
+    "rsplit": _split_method_bound,
+    "split": _split_method_bound,
+    "splitlines": _splitlines_bound,
 }
 
 
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a Jinja filter or test: charge for its input, check risky arguments first, and
-    bound what it builds. Keeps Jinja's ``pass_context``-style markers (copied by ``wraps``)."""
+    """Wrap a Jinja filter or test: charge for its input, reserve the size of what it would
+    build (``_FILTER_BOUNDS``) before calling it, and bound what it built. Keeps Jinja's
+    ``pass_context``-style markers (copied by ``wraps``)."""
     offset = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
-    check = _FILTER_CHECKS.get(name)
+    estimate = _FILTER_BOUNDS.get(name)
 
     @functools.wraps(func)
     def bounded(*args: Any, **kwargs: Any) -> Any:
         value = args[offset] if len(args) > offset else None
         _charge(1 + (len(value) if isinstance(value, str | list | tuple | dict | range) else 0))
-        if name == "join" and len(args) > offset:
+        if name in _MATERIALISED and len(args) > offset and not isinstance(value, str):
             value = _bounded_items(value)
-            separator = _int_arg(args[offset + 1 :], kwargs, 0, "d")
-            _check_join(separator if isinstance(separator, str) else "", value)
             args = (*args[:offset], value, *args[offset + 1 :])
-        if check is not None:
-            args = (*args[: offset + 1], *check(value, args[offset + 1 :], kwargs))
+        if estimate is not None and len(args) > offset:
+            _reserve(estimate(value, args[offset + 1 :], kwargs), f"the filter {name!r}")
         result = func(*args, **kwargs)
         if result is not value:
             _made(result)
         return result
+
+    return bounded
+
+
+def _bounded_test(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a Jinja test: charge for its input (a test builds nothing)."""
+
+    @functools.wraps(func)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        value = args[0] if args else None
+        _charge(1 + (len(value) if isinstance(value, str | list | tuple | dict | range) else 0))
+        return func(*args, **kwargs)
 
     return bounded
 
@@ -342,10 +625,8 @@ def _iterate(iterable: Any) -> Iterator[Any]:
 
 
 def _concat(*parts: Any) -> str:
-    texts = [str(part) for part in parts]
-    if sum(len(text) for text in texts) > MAX_VALUE_SIZE:
-        raise SecurityError(f"a string in the template exceeds {MAX_VALUE_SIZE} characters")
-    return _made("".join(texts))
+    _reserve(sum(_text_bound(part) for part in parts), "concatenation with '~'")
+    return _made("".join(str(part) for part in parts))  # type: ignore[no-any-return]
 
 
 def _list(*items: Any) -> list[Any]:
@@ -450,9 +731,34 @@ class _Env(ImmutableSandboxedEnvironment):
         if isinstance(obj, dict) and attribute in obj and attribute not in _METHODS[dict]:
             # JSON data first: ``input.copy`` is the field "copy", not dict.copy.
             return obj[attribute]
-        if isinstance(obj, str) and attribute in {"format", "format_map"}:
-            _check_brace_format(obj)
         return super().getattr(obj, attribute)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """``str.format`` and ``format_map`` through ``_BoundedFormatter`` (Jinja's sandboxed
+        lookups, plus the size reserved field by field); widths are checked first."""
+        if not (
+            isinstance(value, types.MethodType | types.BuiltinMethodType)
+            and value.__name__ in ("format", "format_map")
+            and isinstance(value.__self__, str)
+        ):
+            return None
+        fmt: str = value.__self__
+        for _, field, spec, _ in string.Formatter().parse(fmt):
+            if field is not None and spec:
+                _check_widths(spec)
+        is_map = value.__name__ == "format_map"
+
+        def bounded_format(*args: Any, **kwargs: Any) -> str:
+            if is_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one argument")
+                kwargs = args[0]
+                args = ()
+            formatter = _BoundedFormatter(self, fmt)
+            result = formatter.vformat(fmt, args, kwargs)
+            return type(fmt)(result) if isinstance(fmt, Markup) else result
+
+        return functools.update_wrapper(bounded_format, value)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         _charge()
@@ -463,14 +769,11 @@ class _Env(ImmutableSandboxedEnvironment):
         owner = getattr(obj, "__self__", None)
         if isinstance(owner, str) and isinstance(obj, types.BuiltinMethodType):
             name = obj.__name__
-            if name in _PADDING_METHODS:
-                _check_width(_int_arg(args, kwargs, 0, "width"))
-            elif name == "replace":
-                _check_replace(owner, *args[:3])
-            elif name == "join" and args:
-                items = _bounded_items(args[0])
-                _check_join(owner, items)
-                args = (items, *args[1:])
+            if name == "join" and args:
+                args = (_bounded_items(args[0]), *args[1:])
+            estimate = _METHOD_BOUNDS.get(name)
+            if estimate is not None:
+                _reserve(estimate(owner, args, kwargs), f"str.{name}")
         result = super().call(context, obj, *args, **kwargs)
         if not any(result is arg for arg in args):
             _made(result)
@@ -478,17 +781,32 @@ class _Env(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         _charge()
-        if operator_name == "**":
-            _check_power(left, right)
-            return _made(left**right)
-        if operator_name == "*":
-            _check_repeat(left, right)
-            return _made(left * right)
-        if operator_name == "%":
-            if isinstance(left, str):
-                _check_percent_format(left)
-            return _made(left % right)
-        return _made(left + right)
+        _check_binop(operator_name, left, right)
+        return _made(super().call_binop(context, operator_name, left, right))
+
+
+class _BoundedFormatter(SandboxedFormatter):
+    """``str.format`` for templates: fields are looked up through the sandbox, and each field's
+    formatted size is reserved (added to a running total that starts at the format string's
+    length) before the field is formatted."""
+
+    def __init__(self, env: _Env, fmt: str) -> None:
+        super().__init__(env)
+        self._escape = isinstance(fmt, Markup)
+        self._total = len(fmt)
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion in ("r", "a"):
+            _reserve(self._total + _text_bound(value, quoted=True), "str.format")
+        return super().convert_field(value, conversion)
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        _charge()
+        size = _format_field_bound(value, format_spec)
+        self._total += 6 * size if self._escape else size
+        _reserve(self._total, "str.format")
+        formatted = super().format_field(value, format_spec)
+        return escape(formatted) if self._escape else formatted
 
 
 def _tojson(value: Any) -> str:
@@ -499,8 +817,12 @@ def _tojson(value: Any) -> str:
 def environment() -> _Env:
     env = _Env(undefined=ChainableUndefined, autoescape=False)
     env.filters["tojson"] = _tojson
-    env.filters = {name: _bounded_filter(name, func) for name, func in env.filters.items()}
-    env.tests = {name: _bounded_filter(name, test) for name, test in env.tests.items()}  # type: ignore[arg-type]
+    env.filters = {
+        name: _bounded_filter(name, func)
+        for name, func in env.filters.items()
+        if name not in _REMOVED_FILTERS
+    }
+    env.tests = {name: _bounded_test(test) for name, test in env.tests.items()}  # type: ignore[arg-type]
     env.globals.pop("lipsum", None)
     env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     return env
@@ -517,11 +839,14 @@ def _compile_expression(source: str) -> Any:
 
 
 def check_template(source: str) -> None:
-    """Raise ``ExpressionError`` if ``source`` is not a valid template."""
+    """Raise ``ExpressionError`` if ``source`` is not a valid template (a syntax error, or one
+    the compiler cannot handle, such as nesting deep enough to exhaust its recursion)."""
     try:
         _compile_template(source)
     except TemplateSyntaxError as exc:
         raise ExpressionError(f"template syntax error: {exc.message}") from exc
+    except _USER_ERRORS as exc:
+        raise ExpressionError(f"template cannot be compiled: {_describe(exc)}") from exc
 
 
 def check_condition(source: str) -> None:
@@ -532,6 +857,17 @@ def check_condition(source: str) -> None:
         _compile_expression(source)
     except TemplateSyntaxError as exc:
         raise ExpressionError(f"condition syntax error: {exc.message}") from exc
+    except _USER_ERRORS as exc:
+        raise ExpressionError(f"condition cannot be compiled: {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    """A user error's message (some, like a bare ``AssertionError``, have none)."""
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "it needs too much memory"
+    return str(exc) or type(exc).__name__
 
 
 def _json_key(key: Any) -> str:
@@ -571,7 +907,7 @@ def _run[T](thunk: Callable[[], T], what: str) -> T:
     except ExpressionError:
         raise
     except _USER_ERRORS as exc:
-        raise ExpressionError(f"{what} failed: {exc}") from exc
+        raise ExpressionError(f"{what} failed: {_describe(exc)}") from exc
     finally:
         _BUDGET.reset(token)
 
@@ -628,7 +964,7 @@ def step_references(source: str, *, is_condition: bool) -> Iterator[str]:
             tree = environment().parse("{{ " + source + " }}")
         else:
             tree = environment().parse(source)
-    except TemplateSyntaxError:
+    except _USER_ERRORS:  # reported by check_template / check_condition
         return
     for attribute in tree.find_all(nodes.Getattr):
         if isinstance(attribute.node, nodes.Name) and attribute.node.name == "steps":

@@ -10,6 +10,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 
+from controlroom import jsondata
+
 
 class BadCursor(ValueError):
     pass
@@ -23,7 +25,7 @@ def encode(created_at: datetime, pk: Any) -> str:
 def decode(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        created, pk = jsondata.json_parse(base64.urlsafe_b64decode(padded.encode()), max_depth=2)
         created_at = datetime.fromisoformat(created)
     except (ValueError, TypeError) as exc:
         raise BadCursor("the cursor is not one this API returned") from exc

@@ -184,17 +184,7 @@ def _limits() -> tuple[int, int]:
     return int(settings.CONTROLROOM["MAX_DOCUMENT_BYTES"]), int(settings.CONTROLROOM["MAX_NODES"])
 
 
-class _JsonYamlLoader(yaml.SafeLoader):
-    """Safe YAML that yields JSON data only: an unquoted date stays the string it was written as
-    (a ``datetime.date`` could not be stored, exported or compared with the JSON import)."""
-
-
-_JsonYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-MAX_DEPTH = 64
+MAX_DEPTH = jsondata.MAX_DEPTH
 
 
 def _not_json_data(data: Any, max_values: int) -> Problem | None:
@@ -226,7 +216,10 @@ def document_parse(raw: bytes | str, *, content_type: str = "application/json") 
     """Parse JSON (or YAML when the content type says so) within the size limit.
 
     The result is plain JSON data (objects with string keys, arrays, strings, finite numbers,
-    booleans, null) at most ``MAX_DEPTH`` levels deep, or ``InvalidDocument`` is raised."""
+    booleans, null) at most ``MAX_DEPTH`` levels deep, or ``InvalidDocument`` is raised. The
+    limit holds after YAML aliases are expanded too: their size is counted while the text is
+    read (``jsondata.yaml_parse``), so a small file naming a large anchor many times is refused
+    before it becomes a large value."""
     max_bytes, _ = _limits()
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > max_bytes:
@@ -237,11 +230,11 @@ def document_parse(raw: bytes | str, *, content_type: str = "application/json") 
     kind = "YAML" if "yaml" in content_type else "JSON"
     try:
         if kind == "YAML":
-            data = yaml.load(raw, Loader=_JsonYamlLoader)  # a SafeLoader subclass
+            data = jsondata.yaml_parse(raw, max_size=max_bytes, max_depth=MAX_DEPTH)
         else:
-            data = json.loads(raw, parse_constant=jsondata.reject_constant)
-    except RecursionError as exc:
-        raise InvalidDocument([Problem("", f"not valid {kind}: nested too deeply")]) from exc
+            data = jsondata.json_parse(raw, max_depth=MAX_DEPTH)
+    except jsondata.TooLarge as exc:
+        raise InvalidDocument([Problem("", f"the document has {exc}")]) from exc
     except (ValueError, yaml.YAMLError) as exc:
         raise InvalidDocument([Problem("", _syntax_message(kind, exc))]) from exc
     if not isinstance(data, dict):

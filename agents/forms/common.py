@@ -9,13 +9,10 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from agents import selectors
+from controlroom import jsondata
 
 SLUG_HELP = "Lower-case letters, digits and '-'. Flows refer to it; it cannot change later."
 SLUG_RE = r"^[a-z0-9][a-z0-9-]*$"
-
-
-def reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 class JsonTextField(forms.JSONField):
@@ -38,7 +35,7 @@ class JsonTextField(forms.JSONField):
         if not isinstance(value, str):
             return value
         try:
-            return json.loads(value, parse_constant=reject_constant)
+            return jsondata.json_parse(value)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",

@@ -13,6 +13,9 @@ from typing import Any
 
 import jsonschema
 
+from agents import tools
+from controlroom import jsondata
+
 #: A stored diff is cut here: the history keeps what changed, not whole documents.
 MAX_DIFF_CHARS = 20_000
 
@@ -186,7 +189,7 @@ def _parse(field: ArgumentField, raw: str) -> Any:
         if field.kind == "number":
             return float(raw) if any(c in raw for c in ".eE") else int(raw)
         if field.kind == "json":
-            return json.loads(raw) if raw.strip() else None
+            return jsondata.json_parse(raw) if raw.strip() else None
     except ValueError:
         raise EditError(f"{field.label}: {raw!r} is not a valid {field.kind}") from None
     return raw
@@ -194,7 +197,7 @@ def _parse(field: ArgumentField, raw: str) -> Any:
 
 def check_edit(draft: Any, output: Any) -> None:
     """Refuse an edit that changes what kind of thing is approved: a tool call stays a call
-    of the same tool, with arguments its schema accepts."""
+    of the same tool, with arguments its schema and the tool's own checks accept."""
     if not is_tool_call(draft):
         return
     if not is_tool_call(output) or output["tool"] != draft["tool"]:
@@ -209,3 +212,8 @@ def check_edit(draft: Any, output: Any) -> None:
     if errors:
         where = "/".join(str(part) for part in errors[0].absolute_path) or "arguments"
         raise EditError(f"{where}: {errors[0].message}")
+    try:
+        # The registry's own checks too (send_email: one plain recipient, no header break).
+        tools.tool_args_check(name=draft["tool"], args=output["arguments"])
+    except tools.ToolError as exc:
+        raise EditError(str(exc)) from None

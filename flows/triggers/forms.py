@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from controlroom import jsondata
+
 HONEYPOT = "website"
 MAX_FIELDS = 50
 MAX_VALUE_CHARS = 10_000
@@ -74,8 +76,6 @@ def coerce(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The submitted strings turned into the schema's types: ``(data, errors by field)``.
     Empty optional fields are left out; the flow's schema check (in ``run_start``) follows."""
-    import json
-
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for item in fields_for(schema):
@@ -101,7 +101,7 @@ def coerce(
                     raise ValueError
                 data[item.name] = number
             elif item.widget == "json":
-                data[item.name] = json.loads(raw)
+                data[item.name] = jsondata.json_parse(raw)
             else:
                 data[item.name] = raw.strip()
         except ValueError:

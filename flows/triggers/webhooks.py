@@ -3,31 +3,43 @@
 Checks run cheapest first and all before the body is parsed: content type, declared size,
 signature header and its age, then the body is read (capped) and its HMAC verified against
 every secret the endpoint currently accepts. Only a verified body is decoded and parsed; only
-then is anything written. The sender's event id (``X-Event-Id`` or ``Idempotency-Key``)
-deduplicates; without one, the signature itself does (a replay of the same request).
+then is anything written.
+
+Deduplication. The signature covers ``"<t>.<raw body>"`` and nothing else: the event id
+header (``X-Event-Id`` or ``Idempotency-Key``) is not signed, so an event id alone cannot tell
+a replay from a new event. Every accepted request is therefore remembered by the hash of what
+its signature covers (``WebhookReceipt``, per endpoint, for as long as that signature could be
+accepted) together with the key it was deduplicated under: the event id when the sender gave
+one, else the signed hash. A request is the same event as an earlier one when
+
+- it carries the same signed ``t`` and body (a replay — with any event id, a fresh one, or
+  none): it is answered under the first request's key, or
+- it carries the same event id (a sender's retry, re-signed with a new ``t``).
+
+Either way the endpoint answers as for any repeat (202, the original run or outcome,
+``created: false``) and creates nothing.
 """
 
 from __future__ import annotations
 
-import json
 import secrets as pysecrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agents import secrets
 from agents.audit import audit_record
 from controlroom import jsondata
-from flows.engine import claims, runs
+from flows.engine import runs
 from flows.graph import row_key
-from flows.models import Flow, FlowVersion, Run, WebhookSecret
-from flows.triggers import signing
+from flows.models import Flow, Run, WebhookReceipt, WebhookSecret
+from flows.triggers import live, signing
 
 MAX_DEPTH = 32
 MAX_EVENT_ID = 150
@@ -165,9 +177,9 @@ def _parse(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise WebhookError(400, "invalid_body", "the body is not UTF-8") from None
     try:
-        data = json.loads(text, parse_constant=jsondata.reject_constant)
-    except (ValueError, RecursionError):
-        raise WebhookError(400, "invalid_body", "the body is not valid JSON") from None
+        data = jsondata.json_parse(text, max_depth=MAX_DEPTH)
+    except ValueError as exc:
+        raise WebhookError(400, "invalid_body", f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise WebhookError(400, "invalid_body", "the body must be a JSON object")
     problem = jsondata.first_problem(data, max_values=len(body) + 1, max_depth=MAX_DEPTH)
@@ -176,31 +188,77 @@ def _parse(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _dedupe_key(inbound: Inbound, signature: signing.Signature) -> str:
+def _dedupe_key(inbound: Inbound, signed: str) -> str:
+    """The key the sender asked for: ``hook:<event id>``, else ``hook-sig:<signed hash>``."""
     event_id = inbound.headers.get("X-Event-Id") or inbound.headers.get("Idempotency-Key")
     if event_id is not None:
         if not (0 < len(event_id) <= MAX_EVENT_ID):
             raise WebhookError(400, "invalid", f"the event id must be 1 to {MAX_EVENT_ID} chars")
         return f"hook:{event_id}"
-    # No event id: the same signed request replayed is the same event.
-    return f"hook-sig:{signature.timestamp}:{signature.digests[0]}"
+    return f"hook-sig:{signed}"
+
+
+_RECEIPT_INSERT = (
+    f"INSERT INTO {WebhookReceipt._meta.db_table} (endpoint, signed, event_key, created_at) "
+    "VALUES (%s, %s, %s, now()) ON CONFLICT (endpoint, signed) DO NOTHING RETURNING event_key"
+)
+
+
+def webhook_receipt_key(*, endpoint: str, signed: str, key: str) -> str:
+    """The key to deduplicate a verified request under: ``key`` the first time this signed
+    content (``signed``, the hash of ``"<t>.<body>"``) reaches ``endpoint``, else the key the
+    first request was given — so a replay with another event id is the same event.
+
+    One statement on the first delivery (an insert that also detects the repeat), in its own
+    autocommit: a concurrent twin waits on the unique index and then reads the winner's key.
+    A receipt whose run or outcome never committed is harmless: its key is simply used again.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_RECEIPT_INSERT, [endpoint, signed, key])
+        row = cursor.fetchone()
+    if row is not None:
+        return str(row[0])
+    first = (
+        WebhookReceipt.objects.filter(endpoint=endpoint, signed=signed)
+        .values_list("event_key", flat=True)
+        .first()
+    )
+    return first or key
+
+
+def webhook_receipts_prune(*, now: datetime | None = None) -> int:
+    """Forget receipts no signature can be replayed against any more; returns how many.
+
+    A signature is accepted while ``|now - t|`` is within the tolerance, and its receipt was
+    written no earlier than ``t - tolerance``: after twice the tolerance (plus a minute for
+    clock skew between processes) the receipt can never match an acceptable request."""
+    tolerance = int(settings.CONTROLROOM["WEBHOOK_TOLERANCE_SECONDS"])
+    horizon = (now or timezone.now()) - timedelta(seconds=2 * tolerance + 60)
+    deleted, _ = WebhookReceipt.objects.filter(created_at__lt=horizon).delete()
+    return deleted
+
+
+def _event_key(inbound: Inbound, endpoint: str, body: bytes, signature: signing.Signature) -> str:
+    signed = signing.signed_hash(body, signature.timestamp)
+    return webhook_receipt_key(endpoint=endpoint, signed=signed, key=_dedupe_key(inbound, signed))
 
 
 def webhook_run_start(*, flow: Flow, inbound: Inbound) -> tuple[Run, bool]:
     """Verify and accept a webhook for ``flow``: returns ``(run, created)``; a repeated event
-    returns the original run and creates nothing. The run's first steps are handed to the
-    workers by the batched dispatcher (no Celery publish here). Raises ``WebhookError``."""
-    version: FlowVersion | None
-    if flow.live_version_id is not None:
-        version = claims.version_get(flow.live_version_id)  # immutable: cached per process
-    else:
-        version = flow.versions.order_by("-number").first()
-    trigger = (version.document.get("trigger") or {}) if version else {}
+    (the same event id, or a replay of the same signed request with any id — see the module
+    docstring) returns the original run and creates nothing. Only the live version runs: a
+    flow with none is refused (409). The run's first steps are handed to the workers by the
+    batched dispatcher (no Celery publish here). Raises ``WebhookError``."""
+    try:
+        version = live.trigger_version_get(flow=flow)  # never an unpublished draft
+    except live.NotLive as exc:
+        raise WebhookError(exc.status, exc.code, exc.message) from None
+    trigger = version.document.get("trigger") or {}
     if trigger.get("type") != "webhook":
         raise WebhookError(404, "not_found", f"flow {flow.slug!r} has no webhook trigger")
     body, signature = _verified_body(inbound, flow)
-    key = _dedupe_key(inbound, signature)
     data = _parse(body)
+    key = _event_key(inbound, f"flow:{flow.id}", body, signature)
     try:
         # A repeated event finds its original run there (by the key), and creates nothing.
         return runs.run_start(
@@ -212,6 +270,9 @@ def webhook_run_start(*, flow: Flow, inbound: Inbound) -> tuple[Run, bool]:
 
 def webhook_outcome_body(*, inbound: Inbound) -> tuple[dict[str, Any], str]:
     """Verify a webhook for the outcomes endpoint; returns ``(body, event key)`` for
-    ``outcomes.outcome_record``. Raises ``WebhookError``."""
+    ``outcomes.outcome_record``, the key deduplicating replays as for flow webhooks (a replay
+    with a fresh event id gets the first request's key, so nothing new is recorded). Raises
+    ``WebhookError``."""
     body, signature = _verified_body(inbound, None)
-    return _parse(body), _dedupe_key(inbound, signature)
+    data = _parse(body)
+    return data, _event_key(inbound, "outcomes", body, signature)

@@ -9,7 +9,6 @@ action redirects back with a message.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -22,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
+from controlroom import jsondata
 from controlroom.roles import Capability, can
 from flows import approvals, inbox, pages
 from flows.approvals import autonomy, edits
@@ -142,7 +142,7 @@ def _edited_output(approval: Approval, post: QueryDict) -> Any:
     if isinstance(draft, str) or draft is None:
         return None if text.strip() == (draft or "").strip() else text
     try:
-        value = json.loads(text)
+        value = jsondata.json_parse(text)
     except ValueError as exc:
         raise edits.EditError(f"the edited draft is not valid JSON: {exc}") from None
     return None if value == draft else value
@@ -158,7 +158,7 @@ def _decision(request: HttpRequest, approval: Approval) -> approvals.Decision:
         decision="reject" if send_back else choice,
         output=_edited_output(approval, request.POST) if choice == "approve" else None,
         reason=reason,
-        shown_hash=request.POST.get("shown_hash") or None,
+        shown_hash=request.POST.get("shown_hash", ""),  # required: the domain refuses ""
         send_back=send_back,
     )
 

@@ -3,7 +3,6 @@ Contexts come from ``flows.pages``, shared with the live fragments (``flows.live
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -16,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from controlroom import jsondata
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability, can
 from flows import inbox, killswitch, pages, selectors
@@ -96,7 +96,7 @@ def flow_run_start(request: HttpRequest, slug: str) -> HttpResponse:
         if len(raw.encode()) > MAX_INPUT_BYTES:
             raise runs.RunError(f"input is larger than {MAX_INPUT_BYTES // 1000} kB")
         try:
-            data = json.loads(raw or "{}")
+            data = jsondata.json_parse(raw or "{}")
         except ValueError as exc:
             raise runs.RunError(f"input is not valid JSON: {exc}") from None
         run, _ = runs.run_start(flow=flow, input=data, user=request.user)

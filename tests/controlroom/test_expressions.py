@@ -293,3 +293,59 @@ def test_step_references_finds_attribute_and_item_access() -> None:
 def test_step_references_of_unparseable_source_is_empty() -> None:
     assert list(step_references("{{ steps.x", is_condition=False)) == []
     assert list(step_references("steps.x >", is_condition=True)) == []
+
+
+# --- sizes reserved before building (issue 14) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "{{ '%s-%05d-%.2f-%r-%c-%%-%x' % ('a', 42, 3.14159, 'q', 65, 255) }}",
+            "a-00042-3.14-'q'-A-%-ff",
+        ),
+        ("{{ '%(a)s/%(b)r/%(a)10s' % {'a': 'x', 'b': [1, 'y']} }}", "x/[1, 'y']/         x"),
+        ("{{ '%s' % [1, 'two', {'three': 3.0}] }}", "[1, 'two', {'three': 3.0}]"),
+        ("{{ '{0}:{1!r}:{k:>6}:{0:.3}'.format('abcdef', 'b', k=12) }}", "abcdef:'b':    12:abc"),
+        ("{{ '{a[0]}{b.c}'.format_map({'a': [7], 'b': {'c': 'd'}}) }}", "7d"),
+        ("{{ '%s'|format('x') ~ ('-%s-'|format(1)) }}", "x-1-"),
+        ("{{ 'ß'.upper() ~ ('ab'|upper) }}", "SSAB"),
+        ("{{ 'a b  c'.split() ~ 'a,b'.split(',') }}", "['a', 'b', 'c']['a', 'b']"),
+        ("{{ [1, 2]|join(', ') }}", "1, 2"),
+    ],
+)
+def test_formatting_and_building_give_what_python_gives(source: str, expected: str) -> None:
+    assert render("> " + source, {}) == "> " + expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ (('%(a)s' * 10000) % {'a': 'x' * 99999})|length }}",
+        "{{ ('{0}' * 10000).format('x' * 99999)|length }}",
+        "{{ ('x' * 99999)|wordwrap(1, wrapstring='y' * 1000) }}",
+        "{{ ('<' * 999999)|e }}",
+    ],
+)
+def test_a_value_over_the_limit_is_refused_before_it_is_built(source: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ExpressionError, match="would exceed 1000000 characters and items"):
+        render(source, {})
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize("check", [check_template, check_condition])
+def test_an_expression_too_nested_to_compile_is_an_expression_error(
+    check: Any,
+) -> None:
+    nested = "(" * 1000 + "1" + ")" * 1000
+    source = "{{ " + nested + " }}" if check is check_template else nested
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        check(source)
+    assert list(step_references(source, is_condition=check is check_condition)) == []
+
+
+def test_a_failing_jinja_assertion_is_an_expression_error() -> None:
+    with pytest.raises(ExpressionError, match="expected length >= 3"):
+        render("{{ 'x'|truncate(-1) }}", {})

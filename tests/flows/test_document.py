@@ -427,7 +427,7 @@ def test_yaml_dates_stay_the_text_they_were_written_as() -> None:
         ("nodes: !!set {a: null}\n", "/nodes", "a set is not a JSON value"),
         ("edges: {1: a}\n", "/edges", "key 1 is not a string"),
         ("name: .nan\n", "/name", "nan is not a JSON number"),
-        ("a: &a [*a]\n", "/a" + "/0" * 64, "nested more than 64 levels deep"),
+        ("a: &a [*a]\n", "", "not valid YAML: the alias *a is inside the value it names (a cycle)"),
     ],
     ids=["bytes", "set", "int-key", "nan", "cyclic-alias"],
 )
