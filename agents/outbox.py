@@ -16,6 +16,9 @@ import logging
 import random
 from collections.abc import Iterable
 from datetime import timedelta
+from email import errors as email_errors
+from email.headerregistry import Address
+from email.utils import getaddresses
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -32,20 +35,53 @@ REDRIVE_BATCH = 500
 DELIVER_TASK = "agents.outbox_deliver"
 
 
+class AddressError(ValueError):
+    """A recipient that is not exactly one plain e-mail address: a domain error (never
+    retried; the message cannot be delivered as written)."""
+
+
+def recipient_parse(*, to: str) -> str:
+    """The one plain e-mail address (``local@domain``) that ``to`` is, parsed with the
+    standard library (``email.utils.getaddresses`` counts the recipients,
+    ``email.headerregistry.Address`` checks the addr-spec). Refused, with ``AddressError``
+    saying why: an empty value; any control character (a CR or LF would start another header,
+    such as ``Bcc:``); more than one recipient (``"a@x, b@y"``, ``"a@x; b@y"``, a group);
+    a display name (``"Ada <a@x>"``: give the address alone); anything that is not an
+    addr-spec with both a local part and a domain."""
+    if not isinstance(to, str) or not to.strip():
+        raise AddressError("the recipient is empty")
+    if any(ord(char) < 32 or ord(char) == 127 for char in to):
+        raise AddressError("the recipient contains a line break or another control character")
+    text = to.strip()
+    found = [address for _, address in getaddresses([text]) if address]
+    if len(found) > 1:
+        raise AddressError(f"exactly one recipient per message, not {len(found)}: {text!r}")
+    try:
+        address = Address(addr_spec=text)
+    except (ValueError, IndexError, email_errors.HeaderParseError):
+        raise AddressError(f"{text!r} is not one plain e-mail address (local@domain)") from None
+    if not address.username or not address.domain or address.addr_spec != text:
+        raise AddressError(f"{text!r} is not one plain e-mail address (local@domain)")
+    return address.addr_spec
+
+
 def _redrive_after() -> timedelta:
     return timedelta(seconds=float(settings.CONTROLROOM["OUTBOX_REDRIVE_AFTER_SECONDS"]))
 
 
 def outbox_enqueue(*, effect: Effect, to: str, subject: str, body: str) -> OutboxMessage:
-    """Keep an e-mail in the outbox and publish its delivery after the caller's commit.
+    """Keep an e-mail to one recipient in the outbox and publish its delivery after the
+    caller's commit.
 
-    Precondition: inside the transaction that records ``effect``. A failed publish (the
+    Precondition: inside the transaction that records ``effect``. ``to`` must be one plain
+    address (``recipient_parse``): anything else raises ``AddressError`` and stores nothing,
+    so the outbox never holds a row that cannot be delivered as written. A failed publish (the
     broker down) is logged, not raised: the row is re-driven at its ``next_attempt_at``.
     """
     message = OutboxMessage.objects.create(
         effect=effect,
         channel="email",
-        to=to,
+        to=recipient_parse(to=to),
         subject=subject,
         body=body,
         next_attempt_at=timezone.now() + _redrive_after(),
@@ -68,6 +104,9 @@ def outbox_deliver(*, message_id: int) -> bool:
     A refusal by the mail server is retried as data, not by a Celery countdown: the row's
     ``next_attempt_at`` moves out with exponential backoff and the re-drive publishes it again;
     after ``OUTBOX_MAX_ATTEMPTS`` refusals the row is failed for good with the last reason.
+    A row whose recipient is not one plain address (``recipient_parse``; a row written before
+    addresses were checked) is failed for good at once with the reason: nothing is sent, and
+    it is never left pending to be re-driven forever.
     """
     with transaction.atomic():
         message = (
@@ -79,17 +118,20 @@ def outbox_deliver(*, message_id: int) -> bool:
         if message is None:
             return False
         message.attempts += 1
-        email = EmailMessage(
-            subject=message.subject,
-            body=message.body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[message.to],
-            headers={"Message-ID": message_id_header(message)},
-        )
         try:
+            email = EmailMessage(
+                subject=message.subject,
+                body=message.body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[recipient_parse(to=message.to)],
+                headers={"Message-ID": message_id_header(message)},
+            )
             email.send(fail_silently=False)
         except OSError as exc:
             _refused(message, str(exc))
+            return False
+        except ValueError as exc:  # AddressError, BadHeaderError: it can never be sent as is
+            _undeliverable(message, str(exc))
             return False
         message.status = OutboxMessage.Status.SENT
         message.sent_at = timezone.now()
@@ -103,6 +145,14 @@ def message_id_header(message: OutboxMessage) -> str:
     """The Message-ID every delivery of ``message`` carries: one per row, stable across
     re-drives, so a receiver can drop a duplicate."""
     return f"<{message.effect.key.replace(':', '.')}@controlroom>"
+
+
+def _undeliverable(message: OutboxMessage, reason: str) -> None:
+    message.status = OutboxMessage.Status.FAILED
+    message.error = f"undeliverable recipient: {reason}"
+    message.next_attempt_at = None
+    logger.warning("outbox message %s failed for good: %s", message.id, message.error)
+    message.save(update_fields=["attempts", "status", "error", "next_attempt_at"])
 
 
 def _refused(message: OutboxMessage, reason: str) -> None:

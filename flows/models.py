@@ -379,7 +379,12 @@ class ApprovalNotice(models.Model):
 from flows.guardrails.models import BudgetReservation, PolicyVerdict  # noqa: E402
 from flows.killswitch_models import HeldActivation, KillSwitch  # noqa: E402
 from flows.roi.models import RoiFact, RoiRollup  # noqa: E402
-from flows.triggers.models import Outcome, Trigger, WebhookSecret  # noqa: E402
+from flows.triggers.models import (  # noqa: E402
+    Outcome,
+    Trigger,
+    WebhookReceipt,
+    WebhookSecret,
+)
 
 __all__ = [
     "Approval",
@@ -399,5 +404,6 @@ __all__ = [
     "RunEvent",
     "Step",
     "Trigger",
+    "WebhookReceipt",
     "WebhookSecret",
 ]

@@ -161,15 +161,20 @@ class AssigneeIn(Schema):
 
 
 class DecisionIn(Schema):
-    """A decision. Older callers send ``decision`` (+ ``output``, ``reason``); ``shown_hash``
-    binds it to what was shown (checked when given); ``send_back`` with ``reject`` sends the
-    draft back to its drafting step with ``reason`` as the notes; ``reassign`` with
-    ``assignee`` passes it on."""
+    """A decision: ``decision`` (+ ``output``, ``reason``) and, always, ``shown_hash`` — the
+    approval's ``shown_hash`` as read with it, binding the decision to exactly what was shown
+    (a missing one is 422, a stale one 409; reassigning sends it too); ``send_back`` with
+    ``reject`` sends the draft back to its drafting step with ``reason`` as the notes;
+    ``reassign`` with ``assignee`` passes it on."""
 
     decision: Literal["approve", "reject", "reassign"]
     output: Any = None
     reason: str = Field(default="", max_length=5000)
-    shown_hash: str | None = Field(default=None, max_length=64)
+    shown_hash: str = Field(
+        min_length=1,
+        max_length=64,
+        description="the approval's shown_hash as read: the decision applies to exactly that",
+    )
     send_back: bool = False
     assignee: AssigneeIn | None = None
 

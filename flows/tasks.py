@@ -18,7 +18,7 @@ from flows.approvals import notices
 from flows.engine import continuation, reconciler, runner, runs
 from flows.models import Step
 from flows.roi import rollups
-from flows.triggers import dispatch
+from flows.triggers import dispatch, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,16 @@ def engine_tick_task() -> None:
 )
 def dispatch_pending_task() -> None:
     dispatch.dispatch_pending()
+
+
+@shared_task(
+    name="flows.webhook_receipts_prune",
+    acks_late=False,
+    ignore_result=True,
+    time_limit=60,
+)
+def webhook_receipts_prune_task() -> None:
+    webhooks.webhook_receipts_prune()
 
 
 @shared_task(

@@ -31,6 +31,7 @@ from agents.providers.base import (
     system_prompt,
 )
 from agents.providers.endpoint import Endpoint, endpoint_resolve
+from controlroom import jsondata
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletion
@@ -205,11 +206,16 @@ def _tool_request(call: Any) -> ToolRequest:
         raise ProviderError(f"openai asked for an unsupported tool call type {call.type!r}")
     raw = function.arguments or "{}"
     try:
-        arguments = json.loads(raw)
+        arguments = jsondata.json_parse(raw)
     except json.JSONDecodeError as exc:
         raise ProviderError(
             f"the model sent malformed JSON arguments for tool {function.name!r} "
             f"({exc.msg} at character {exc.pos} of {len(raw)}); no tool was run"
+        ) from None
+    except ValueError as exc:  # too deep, NaN or Infinity: JSON PostgreSQL could not store
+        raise ProviderError(
+            f"the model sent unusable JSON arguments for tool {function.name!r} ({exc}); "
+            "no tool was run"
         ) from None
     if not isinstance(arguments, dict):
         raise ProviderError(

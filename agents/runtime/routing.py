@@ -3,7 +3,6 @@ schema, a confidence threshold, a check) to accept it or escalate to the next st
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -13,6 +12,7 @@ import jsonschema
 from agents.providers import ModelResponse
 from agents.runtime.errors import AgentError, OutputRejected
 from agents.runtime.loop import StageRun
+from controlroom import jsondata
 
 #: What a ``cascade`` stage may set; everything else comes from the agent.
 STAGE_FIELDS = (
@@ -109,8 +109,8 @@ def _parse_output(spec: dict[str, Any], response: ModelResponse) -> Any:
     data = response.data
     if data is None:
         try:
-            data = json.loads(_unfenced(response.text))
-        except json.JSONDecodeError as exc:
+            data = jsondata.json_parse(_unfenced(response.text))
+        except ValueError as exc:
             raise OutputRejected(
                 f"agent {spec.get('slug')!r} did not answer valid JSON: {exc}"
             ) from exc

@@ -120,6 +120,8 @@ def tool_run(
         if name not in toolbox.allowed:
             error = f"tool {name!r} is not allowed for this agent"
         else:
+            # Refused before the guard: a call that could never run is not parked for approval.
+            tools.tool_args_check(name=name, args=call.arguments)
             arguments = _guarded(guard, step, turn, name, call, key, started)
             result = _json_data(
                 tools.tool_call(

@@ -47,8 +47,11 @@ def tool_category(*, name: str, args: Any) -> str:
     return tool.category_for(args) if isinstance(args, dict) else tool.category
 
 
-def tool_call(*, name: str, args: Any, idempotency_key: str, subject: str) -> Any:
-    """Validate ``args`` against the tool's schema and call it with its idempotency key."""
+def tool_args_check(*, name: str, args: Any) -> Tool:
+    """Validate ``args`` for tool ``name`` — its schema, then its own ``check_args`` — and
+    return the tool. Raises ``ToolError`` (a domain error: the same arguments never pass).
+    Callers run it before policies are asked, so a call that could never run is refused
+    before it is parked for an approval; ``tool_call`` runs it again."""
     tool = tool_get(name)
     if not isinstance(args, dict):
         raise ToolError(f"tool {name!r} arguments must be an object")
@@ -61,6 +64,14 @@ def tool_call(*, name: str, args: Any, idempotency_key: str, subject: str) -> An
     if errors:
         where = "/".join(str(part) for part in errors[0].absolute_path) or "(arguments)"
         raise ToolError(f"tool {name!r} argument {where}: {errors[0].message}")
+    if tool.check_args is not None:
+        tool.check_args(args)
+    return tool
+
+
+def tool_call(*, name: str, args: Any, idempotency_key: str, subject: str) -> Any:
+    """Validate ``args`` (``tool_args_check``) and call the tool with its idempotency key."""
+    tool = tool_args_check(name=name, args=args)
     return tool.call(ToolCall(args=args, idempotency_key=idempotency_key, subject=subject))
 
 
@@ -71,6 +82,7 @@ __all__ = [
     "ToolTransientError",
     "registry",
     "static_tools",
+    "tool_args_check",
     "tool_call",
     "tool_category",
     "tool_get",

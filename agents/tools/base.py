@@ -39,6 +39,9 @@ class Tool:
     side_effect: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
     categorize: Callable[[dict[str, Any]], str] | None = None
+    #: Checks of schema-valid arguments that a JSON Schema cannot express (``send_email``: one
+    #: recipient, parsed); raises ``ToolError``. Run by ``tools.tool_args_check``.
+    check_args: Callable[[dict[str, Any]], None] | None = None
 
     def category_for(self, args: dict[str, Any]) -> str:
         """The category of a call with ``args`` (the static one unless ``categorize`` says)."""

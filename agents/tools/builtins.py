@@ -1,5 +1,5 @@
 """Built-in tools: thin wrappers that validate nothing themselves (the registry checks the
-arguments against the schema) and call one domain function each.
+arguments against the schema and the tool's ``check_args``) and call one domain function each.
 
 Categories, which policies key on: ``send_email`` outbound_message, ``upsert_record`` write,
 ``knowledge_search`` read, ``propose_slots`` read. Side effects go through the effect ledger.
@@ -14,16 +14,24 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from agents import knowledge, records, scheduling
+from agents import knowledge, outbox, records, scheduling
 from agents.ledger import effect_once
 from agents.models import Effect
-from agents.outbox import outbox_enqueue
 from agents.tools.base import Tool, ToolCall, ToolError
+
+
+def _send_email_check(args: dict[str, Any]) -> None:
+    """``to`` is exactly one plain address (``outbox.recipient_parse``): a list, a display
+    name or a CR/LF header break is refused before any approval or send."""
+    try:
+        outbox.recipient_parse(to=args["to"])
+    except outbox.AddressError as exc:
+        raise ToolError(f"tool 'send_email' argument to: {exc}") from None
 
 
 def _send_email(call: ToolCall) -> dict[str, Any]:
     def act(effect: Effect) -> dict[str, Any]:
-        message = outbox_enqueue(
+        message = outbox.outbox_enqueue(
             effect=effect,
             to=call.args["to"],
             subject=call.args.get("subject", ""),
@@ -57,6 +65,7 @@ SEND_EMAIL = Tool(
         },
     },
     call=_send_email,
+    check_args=_send_email_check,
 )
 
 

@@ -37,6 +37,7 @@ from agents.egress import (
 from agents.ledger import effect_once
 from agents.redaction import REDACTED, redact, redact_value
 from agents.tools.base import Tool, ToolCall, ToolError, ToolTransientError
+from controlroom import jsondata
 
 SAFE_METHODS = ("GET", "HEAD")
 METHODS = (*SAFE_METHODS, "POST", "PUT", "PATCH", "DELETE")
@@ -220,7 +221,7 @@ def _shape(response: EgressResponse) -> dict[str, Any]:
     shaped: dict[str, Any] = {"status": response.status, "url": response.url, "headers": headers}
     if "json" in headers.get("content-type", "") and response.content:
         try:
-            shaped["json"] = json.loads(response.content)
+            shaped["json"] = jsondata.json_parse(response.content)
             return shaped
         except ValueError:
             pass

@@ -311,5 +311,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO ("Deleted 0 failed login attempts"); its
+        # lockouts are WARNING and stay visible.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -38,7 +38,7 @@ class Decision:
     decision: str  # "approve" | "reject"
     output: Any = None  # the edited draft (approve only); None approves it as shown
     reason: str = ""  # why; for a send-back, the notes the drafting step sees
-    shown_hash: str | None = None  # the hash of what the approver saw; checked when given
+    shown_hash: str = ""  # the hash of what the approver saw: required, and must match
     send_back: bool = False  # reject and send the draft back to its drafting step
 
 
@@ -65,10 +65,13 @@ def _check_pending(approval: Approval, user: Any) -> None:
 def approval_decide(*, approval_id: int, user: Any, decision: Decision) -> Approval:
     """Record a decision and resume the run, atomically.
 
+    Every decision (approve, edit-and-approve, reject, send back) is bound to what the
+    approver saw: ``shown_hash`` is required (422 ``missing_hash`` without it) and must equal
+    the pending approval's hash (409 ``stale`` when the draft changed since it was shown).
+
     Refused when the user may not decide, when someone decided first (the winner is named),
-    when the deadline passed, when ``shown_hash`` does not match what is pending now, or when
-    an edit changes the kind of thing approved. A send-back needs notes and a node that names
-    ``send_back_to``, at most ``max_send_backs`` times.
+    when the deadline passed, or when an edit changes the kind of thing approved. A send-back
+    needs notes and a node that names ``send_back_to``, at most ``max_send_backs`` times.
     """
     if decision.decision not in {"approve", "reject"}:
         raise ApprovalError("decision must be 'approve' or 'reject'")
@@ -80,7 +83,14 @@ def approval_decide(*, approval_id: int, user: Any, decision: Decision) -> Appro
         # The run lock serialises deciders: the second one sees the first one's decision.
         advance, approval = _locked(approval_id)
         _check_pending(approval, user)
-        if decision.shown_hash and decision.shown_hash != approval.shown_hash:
+        if not decision.shown_hash:
+            raise ApprovalError(
+                "shown_hash is required: send the hash of the draft you were shown "
+                "(the approval's shown_hash), so that you decide on exactly that",
+                code="missing_hash",
+                status=422,
+            )
+        if decision.shown_hash != approval.shown_hash:
             raise ApprovalError(
                 "the draft changed after it was shown; review the current version",
                 code="stale",
@@ -266,14 +276,15 @@ class BulkResult:
 
 def approval_bulk_approve(*, items: list[tuple[int, str | None]], user: Any) -> BulkResult:
     """Approve several approvals as shown, each bound to the hash it was shown with. Each is
-    decided on its own (a refusal — stale, decided, expired — leaves the others approved)."""
+    decided on its own (a refusal — no hash, stale, decided, expired — leaves the others
+    approved)."""
     result = BulkResult()
     for approval_id, shown in items:
         try:
             approval_decide(
                 approval_id=approval_id,
                 user=user,
-                decision=Decision("approve", shown_hash=shown),
+                decision=Decision("approve", shown_hash=shown or ""),
             )
         except ApprovalError as exc:
             result.refused.append((approval_id, exc.message))

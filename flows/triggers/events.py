@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from flows.engine import runs, transitions
 from flows.models import Outcome, Run, RunEvent, Trigger
+from flows.triggers import live
 
 logger = logging.getLogger(__name__)
 MAX_CHAIN_DEPTH = 10
@@ -49,9 +50,13 @@ def _start(
     data = {**(trigger.config.get("input") or {}), "event": event}
     try:
         run, created = runs.run_start(
-            flow=trigger.flow, input=data, idempotency_key=key, defer_publish=True
+            flow=trigger.flow,
+            input=data,
+            version=live.trigger_version_get(flow=trigger.flow),
+            idempotency_key=key,
+            defer_publish=True,
         )
-    except runs.RunError as exc:
+    except (runs.RunError, live.NotLive) as exc:
         log("event trigger of %s could not start a run: %s", trigger.flow, exc)
         return None
     if created:

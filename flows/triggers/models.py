@@ -58,6 +58,28 @@ class WebhookSecret(models.Model):
         return self.name
 
 
+class WebhookReceipt(models.Model):
+    """A signed webhook request remembered by what its signature covers: the SHA-256 of
+    ``"<t>.<raw body>"`` on one endpoint (``flow:<id>`` or ``outcomes``), with the key the
+    request was deduplicated under. The event id header is not signed, so a replay of a
+    captured request with a fresh id is recognised here and answered under the first key.
+    Kept while the signature could still be accepted (``flows.triggers.webhooks``), then
+    pruned."""
+
+    endpoint = models.CharField(max_length=40)
+    signed = models.CharField(max_length=64)
+    event_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "signed"], name="webhook_receipt_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.signed[:12]}"
+
+
 class Trigger(models.Model):
     """A flow's trigger as configured by its live version's ``trigger`` block (synced on
     publish). Schedules keep their next due time here; the beat-driven task fires it."""

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from flows.engine import runs
 from flows.models import Flow, FlowVersion, Trigger
-from flows.triggers import config
+from flows.triggers import config, live
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +74,13 @@ def _fire(trigger: Trigger, now: datetime) -> int:
             with transaction.atomic():
                 _, created = runs.run_start(
                     flow=trigger.flow,
+                    version=live.trigger_version_get(flow=trigger.flow),
                     input=dict(block.get("input", {})),
                     idempotency_key=f"schedule:{due_at.isoformat()}",
                     defer_publish=True,
                 )
             started = int(created)
-        except runs.RunError as exc:
+        except (runs.RunError, live.NotLive) as exc:
             logger.warning("schedule of flow %s could not start a run: %s", trigger.flow, exc)
     Trigger.objects.filter(id=trigger.id).update(
         next_due_at=config.next_after(block, max(now, due_at)),

@@ -1,6 +1,10 @@
 """Webhook signatures, Stripe-style: ``X-Controlroom-Signature: t=<unix seconds>,v1=<hex>``
-where ``v1`` is HMAC-SHA256 over ``"<t>.<raw body>"`` with the endpoint's secret. Pure
-functions: no database, no request objects."""
+where ``v1`` is HMAC-SHA256 over ``"<t>.<raw body>"`` with the endpoint's secret (the signing
+string is exactly the decimal ``t``, one ``.``, then the body bytes as sent). Several ``v1``
+entries may be given (a sender mid-rotation); any one matching passes. The event id header is
+not part of the signing string: deduplication keys on ``signed_hash`` of what the signature
+covers (``flows.triggers.webhooks``), never on a header a replayer can change. Pure functions:
+no database, no request objects."""
 
 from __future__ import annotations
 
@@ -32,6 +36,12 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
 def digest(secret: str, body: bytes, timestamp: int) -> str:
     message = str(timestamp).encode() + b"." + body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signed_hash(body: bytes, timestamp: int) -> str:
+    """SHA-256 (hex) of the exact signing string ``"<t>.<body>"``: the same for every replay of
+    one signed request, whatever else the replayer changes (event id, extra ``v1`` entries)."""
+    return hashlib.sha256(str(timestamp).encode() + b"." + body).hexdigest()
 
 
 def parse(header: str | None) -> Signature:

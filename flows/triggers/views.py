@@ -16,10 +16,12 @@ from controlroom import ratelimit
 from controlroom.roles import Capability, can
 from flows.engine import runs
 from flows.models import Flow, FlowVersion
-from flows.triggers import forms
+from flows.triggers import forms, live
 
 
 def _flow_version(slug: str) -> tuple[Flow, FlowVersion]:
+    """A manual start's flow and version: the live one, else the latest draft (a person who
+    may operate the flow may run a draft on purpose)."""
     flow = Flow.objects.select_related("live_version").filter(slug=slug).first()
     version = (flow.live_version or flow.versions.order_by("-number").first()) if flow else None
     if flow is None or version is None:
@@ -39,6 +41,7 @@ def _submit(
             run, _ = runs.run_start(
                 flow=flow,
                 input=data,
+                version=version,
                 user=None if public else request.user,
                 defer_publish=public,
             )
@@ -54,8 +57,16 @@ def _submit(
 
 @require_http_methods(["GET", "POST"])
 def form_trigger(request: HttpRequest, slug: str) -> HttpResponse:
-    """The public hosted form of a flow whose trigger is ``form``."""
-    flow, version = _flow_version(slug)
+    """The public hosted form of a flow whose live version's trigger is ``form``. A flow with
+    no live version answers 409 with a page that says so (no form, nothing started)."""
+    flow = Flow.objects.filter(slug=slug).first()
+    if flow is None:
+        raise Http404("no such flow")
+    try:
+        version = live.trigger_version_get(flow=flow)
+    except live.NotLive as exc:
+        page = {"flow": flow, "message": exc.message}
+        return render(request, "flows/triggers/form_not_live.html", page, status=exc.status)
     if (version.document.get("trigger") or {}).get("type") != "form":
         raise Http404("this flow has no public form")
     context: dict[str, Any] = {"flow": flow, "honeypot": forms.HONEYPOT}

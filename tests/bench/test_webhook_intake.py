@@ -29,7 +29,7 @@ from flows.triggers import signing, webhooks
 from tests.bench import harness
 from tests.bench.intake.urls import CREATE, DROP
 from tests.support import stack
-from tests.support.flows import document, node, save, scripted
+from tests.support.flows import document, node, save_live, scripted
 
 # committed rows: the web servers read the flow and secret through their own connections
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(900)]
@@ -95,7 +95,8 @@ def drive(url: str, request: Request, seconds: float) -> Load:
 
 def _signed(secret: str, tag: str) -> Request:
     def request(n: int) -> tuple[bytes, dict[str, str]]:
-        body = json.dumps({"email": f"lead{n}@bench.test", "n": n}).encode()
+        # The event id in the body too: the same signed body and t would be a replay.
+        body = json.dumps({"email": f"lead{n}@bench.test", "n": n, "id": f"{tag}-{n}"}).encode()
         return body, {
             "Content-Type": "application/json",
             signing.HEADER: signing.sign(secret, body, int(time.time())),
@@ -115,7 +116,7 @@ def test_webhook_intake_against_an_insert_only_endpoint(
     process_log_dir: Path,
     managed_processes: list[stack.ManagedProcess],
 ) -> None:
-    flow = save(
+    flow = save_live(
         document(
             "bench-hook",
             [node(f"s{i}", "agent", agent="fast") for i in range(5)],

@@ -20,6 +20,8 @@ from controlroom.roles import Role
 from flows.models import Flow, Run
 from flows.states import RunStatus
 from flows.versions import flow_save
+from tests.support.approvals import shown
+from tests.support.browser import axe_inject
 from tests.support.stack import AsgiServer, ManagedProcess
 from tests.support.wait import stays, wait_for
 
@@ -258,7 +260,7 @@ def test_a_designer_builds_validates_publishes_and_test_runs_a_flow(
     shoot(page, "5-diff")
 
     assert AXE.exists()
-    page.add_script_tag(path=str(AXE))
+    axe_inject(page)
     assert page.evaluate(AXE_RUN) == []
 
 
@@ -458,7 +460,7 @@ def test_the_launch_checklist_gates_publishing_and_leads_to_what_is_missing(
     }
     assert flow.live_version.document["feedback"] == {"outcome": "note_sent"}
 
-    page.add_script_tag(path=str(AXE))
+    axe_inject(page)
     assert page.evaluate(AXE_RUN) == []
 
 
@@ -568,7 +570,10 @@ def test_the_live_version_shows_where_runs_are_now(page: Page, stack: AsgiServer
     approval_decide(
         approval_id=Approval.objects.filter(status="pending").first().id,  # type: ignore[union-attr]
         user=admin,
-        decision=Decision(decision="approve"),
+        decision=Decision(
+            decision="approve",
+            shown_hash=shown(Approval.objects.filter(status="pending").first().id),
+        ),
     )
     expect(review).to_have_text("1 waiting", timeout=PATIENCE_MS)
     expect(page.locator("[data-runs-in-flight]")).to_have_attribute(

@@ -17,7 +17,7 @@ from flows.approvals import Decision, approval_decide
 from flows.models import Approval
 from flows.outcomes import outcome_record
 from tests.e2e.test_inbox_live import PASSWORD, axe_violations, log_in
-from tests.support.approvals import parked, review_flow
+from tests.support.approvals import parked, review_flow, shown
 from tests.support.stack import AsgiServer
 
 # committed rows: the web server process reads them through its own connection
@@ -40,7 +40,11 @@ def seeded() -> Any:
         approval_decide(
             approval_id=approval.id,
             user=approver,
-            decision=Decision(decision, reason="not now" if decision == "reject" else ""),
+            decision=Decision(
+                decision,
+                reason="not now" if decision == "reject" else "",
+                shown_hash=shown(approval.id),
+            ),
         )
     outcome_record(subject="pricing", metric="published")
     parked(doc, "hiring")  # waits at the review: the bottleneck view counts it

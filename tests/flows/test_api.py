@@ -21,6 +21,7 @@ from controlroom.accounts import token_issue, user_ensure
 from controlroom.roles import Role
 from flows.engine.nodes import REGISTRY
 from flows.models import Approval, Run, Step
+from tests.support.approvals import shown
 from tests.support.flows import document, launchable, node, scripted
 
 pytestmark = pytest.mark.django_db
@@ -343,7 +344,7 @@ def test_cancelling_a_finished_run_is_a_409(api: Callable[[str], Client]) -> Non
     run_id, approval = parked_run(api)
     api("approver").post(
         f"/api/approvals/{approval.id}/decision",
-        json.dumps({"decision": "approve"}),
+        json.dumps({"decision": "approve", "shown_hash": approval.shown_hash}),
         content_type=JSON,
     )
     assert Run.objects.get(id=run_id).status == "succeeded"
@@ -376,9 +377,10 @@ def test_retrying_a_cancelled_run_starts_a_linked_run(api: Callable[[str], Clien
 def _decide(
     api: Callable[[str], Client], who: str, approval: Approval, **body: Any
 ) -> HttpResponse:
+    """Decide as an approver would: on what the approval shows now, unless told otherwise."""
     return api(who).post(
         f"/api/approvals/{approval.id}/decision",
-        json.dumps({"decision": "approve", **body}),
+        json.dumps({"decision": "approve", "shown_hash": shown(approval.id), **body}),
         content_type=JSON,
     )
 

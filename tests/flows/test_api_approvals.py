@@ -1,6 +1,6 @@
 """The approvals API (``/api/approvals``): list what is mine, get an approval with what an
-approver needs, decide with the same integrity rules as the pages; older request bodies keep
-working."""
+approver needs, decide with the same integrity rules as the pages (every decision carries the
+``shown_hash`` it was made on: issue 14)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from django.utils import timezone
 from controlroom.accounts import token_issue
 from flows.approvals.edits import edit_distance
 from flows.models import Approval, Run
-from tests.support.approvals import cast, parked, review_flow
+from tests.support.approvals import cast, parked, review_flow, shown
 from tests.support.flows import drive
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +38,8 @@ def api(cast: dict[str, Any]) -> Callable[[str], Client]:
 
 
 def decide(api: Callable[[str], Client], who: str, approval: Approval, **body: Any) -> HttpResponse:
+    """Post a decision bound to what the approval shows now (unless ``shown_hash`` is given)."""
+    body = {"shown_hash": shown(approval.id), **body}
     return api(who).post(
         f"/api/approvals/{approval.id}/decision", json.dumps(body), content_type=JSON
     )
@@ -76,7 +78,7 @@ def test_get_carries_the_run_so_far_the_history_and_who_may_decide(
     assert api("viewer").get(f"/api/approvals/{approval.id}").json()["may_decide"] is False
 
 
-def test_an_old_style_body_still_decides(api: Callable[[str], Client]) -> None:
+def test_a_body_with_an_edit_and_a_reason_decides(api: Callable[[str], Client]) -> None:
     run, approval = parked(review_flow())
     response = decide(api, "approver", approval, decision="approve", output="Edited", reason="ok")
     assert response.status_code == 200

@@ -19,7 +19,7 @@ from flows.approvals import Decision, approval_decide, approval_reassign
 from flows.engine.runs import run_start
 from flows.models import RunEvent
 from flows.versions import flow_save, flow_version_publish
-from tests.support.approvals import cast, parked, review_flow
+from tests.support.approvals import cast, parked, review_flow, shown
 from tests.support.flows import document, drive, launchable, node, scripted
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +121,7 @@ def test_a_persons_decision_and_reassignment_are_decisions_naming_them(
     approval_decide(
         approval_id=approval.id,
         user=cast["approver2"],
-        decision=Decision("reject", reason="off-brand"),
+        decision=Decision("reject", reason="off-brand", shown_hash=shown(approval.id)),
     )
     rows = AuditEvent.objects.filter(run_id=run.id, kind="decision").order_by("id")
     assert [(row.action, row.actor) for row in rows] == [

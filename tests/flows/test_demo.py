@@ -19,6 +19,7 @@ from flows.approvals import Decision, approval_decide
 from flows.demo import demo_documents, demo_load
 from flows.engine import runs
 from flows.models import Approval, Flow, Step
+from tests.support.approvals import shown
 from tests.support.flows import _family, drive
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,11 @@ def _approve(user):
         pending = Approval.objects.filter(run_id__in=_family(run), status="pending").first()
         if pending is None:
             return False
-        approval_decide(approval_id=pending.id, user=user, decision=Decision("approve"))
+        approval_decide(
+            approval_id=pending.id,
+            user=user,
+            decision=Decision("approve", shown_hash=shown(pending.id)),
+        )
         return True
 
     return decide

@@ -23,6 +23,7 @@ from django.db.models import Sum
 from agents.models import Effect, OutboxMessage, Policy
 from flows.engine import runs
 from flows.models import BudgetReservation, PolicyVerdict, Run, Step
+from tests.support.approvals import shown
 from tests.support.flows import document, node, save, scripted, wait_terminal
 from tests.support.wait import wait_for
 
@@ -184,7 +185,11 @@ def test_an_approved_policy_gate_executes_once_on_real_workers(celery_worker: An
     assert approval.source == "policy"
     assert not OutboxMessage.objects.exists()
     approver = user_ensure(username="approver", role=Role.APPROVER)
-    approval_decide(approval_id=approval.id, user=approver, decision=Decision("approve"))
+    approval_decide(
+        approval_id=approval.id,
+        user=approver,
+        decision=Decision("approve", shown_hash=shown(approval.id)),
+    )
     run = wait_terminal(run, timeout=60)
     assert run.status == "succeeded", run.error
     assert run.output == "sent"

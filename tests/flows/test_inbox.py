@@ -16,7 +16,7 @@ from django.utils import timezone
 from flows.approvals import Decision, approval_decide
 from flows.engine import runs
 from flows.models import Approval, ApprovalAutonomy, Flow, Run
-from tests.support.approvals import cast, parked, review_flow
+from tests.support.approvals import cast, parked, review_flow, shown
 from tests.support.flows import document, drive, node, save, scripted
 
 pytestmark = pytest.mark.django_db
@@ -163,10 +163,14 @@ def test_a_stale_decision_is_refused_and_the_pane_shows_the_current_draft(
 
 def test_a_late_decider_is_told_who_decided(cast: dict[str, Any]) -> None:
     _, approval = parked(review_flow())
-    approval_decide(approval_id=approval.id, user=cast["approver2"], decision=Decision("approve"))
+    approval_decide(
+        approval_id=approval.id,
+        user=cast["approver2"],
+        decision=Decision("approve", shown_hash=shown(approval.id)),
+    )
     response = client_for(cast["approver"]).post(
         f"/approvals/{approval.id}/decide/",
-        {"decision": "reject", "reason": "no", "origin": "inbox"},
+        {"decision": "reject", "reason": "no", "origin": "inbox", "shown_hash": shown(approval.id)},
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 409
@@ -177,12 +181,13 @@ def test_rejecting_needs_a_reason_and_sending_back_redrafts(cast: dict[str, Any]
     run, approval = parked(hostile_flow())
     client = client_for(cast["approver"])
     url = f"/approvals/{approval.id}/decide/"
-    refused = client.post(url, {"decision": "reject", "origin": "inbox"}, HTTP_HX_REQUEST="true")
+    bound = {"origin": "inbox", "shown_hash": approval.shown_hash}
+    refused = client.post(url, {"decision": "reject", **bound}, HTTP_HX_REQUEST="true")
     assert refused.status_code == 422
     assert "a rejection needs a reason" in refused.content.decode()
     sent = client.post(
         url,
-        {"decision": "reject", "send_back": "1", "reason": "plain text please", "origin": "inbox"},
+        {"decision": "reject", "send_back": "1", "reason": "plain text please", **bound},
         HTTP_HX_REQUEST="true",
     )
     assert sent.status_code == 200
@@ -277,7 +282,11 @@ def test_the_flow_page_suggests_sampling_and_a_designer_turns_it_on(cast: dict[s
         run, _ = runs.run_start(flow=flow, input={"topic": f"t{index}"})
         drive(run)
         pending = Approval.objects.get(run=run)
-        approval_decide(approval_id=pending.id, user=cast["approver"], decision=Decision("approve"))
+        approval_decide(
+            approval_id=pending.id,
+            user=cast["approver"],
+            decision=Decision("approve", shown_hash=shown(pending.id)),
+        )
     approver_page = client_for(cast["approver"]).get("/flows/earned-page/").content.decode()
     assert "suggested: review 1 in 3" in approver_page
     assert "5 of the last 5 approved unchanged (100%)" in approver_page
@@ -305,7 +314,13 @@ def test_nul_characters_in_what_an_approver_types_are_dropped(cast: dict[str, An
     _, approval = parked(review_flow())
     response = client_for(cast["approver"]).post(
         f"/approvals/{approval.id}/decide/",
-        {"decision": "approve", "output": "Fine\x00 post", "reason": "o\x00k", "origin": "inbox"},
+        {
+            "decision": "approve",
+            "output": "Fine\x00 post",
+            "reason": "o\x00k",
+            "origin": "inbox",
+            "shown_hash": approval.shown_hash,
+        },
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
@@ -332,7 +347,11 @@ def test_a_live_status_refresh_keeps_the_decision_area_unless_it_changed(
     assert actions in stale.content.decode()
     assert approval.shown_hash in stale.content.decode()  # the new form carries the new hash
 
-    approval_decide(approval_id=approval.id, user=cast["approver2"], decision=Decision("approve"))
+    approval_decide(
+        approval_id=approval.id,
+        user=cast["approver2"],
+        decision=Decision("approve", shown_hash=shown(approval.id)),
+    )
     decided = client.get(f"{url}&shown={approval.shown_hash}", HTTP_HX_REQUEST="true")
     assert actions in decided.content.decode()
     assert "Approved by" in decided.content.decode()

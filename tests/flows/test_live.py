@@ -15,7 +15,7 @@ from flows.approvals import Decision, approval_decide, approval_reassign
 from flows.approvals.selectors import InboxFilters
 from flows.live import InboxBadge, InboxPage, open_approvals, rows_version
 from flows.models import Approval
-from tests.support.approvals import cast, parked, review_flow
+from tests.support.approvals import cast, parked, review_flow, shown
 
 pytestmark = pytest.mark.django_db
 __all__ = ["cast"]  # the fixture
@@ -67,13 +67,21 @@ def test_a_decided_approval_leaves_every_inbox(cast: dict[str, Any]) -> None:
     _, first = parked(doc, "first")
     _, second = parked(doc, "second")
     mine, theirs = page_for(cast["approver"]), page_for(cast["approver2"])
-    approval_decide(approval_id=first.id, user=cast["approver2"], decision=Decision("approve"))
+    approval_decide(
+        approval_id=first.id,
+        user=cast["approver2"],
+        decision=Decision("approve", shown_hash=shown(first.id)),
+    )
     first.refresh_from_db()
     for subscription in (mine, theirs):
         assert subscription.render(changed(first)) == [
             f'<li id="inbox-row-{first.id}" hx-swap-oob="delete"></li>'
         ]
-    approval_decide(approval_id=second.id, user=cast["approver"], decision=Decision("approve"))
+    approval_decide(
+        approval_id=second.id,
+        user=cast["approver"],
+        decision=Decision("approve", shown_hash=shown(second.id)),
+    )
     second.refresh_from_db()
     [fragment] = mine.render(changed(second))  # the last one: the empty-inbox line comes back
     assert "Nothing is waiting for you" in fragment

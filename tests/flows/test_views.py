@@ -331,7 +331,11 @@ def test_an_unchanged_draft_is_approved_as_shown(flow: Flow, cast: dict[str, Any
     approval = Approval.objects.get(run=run)
     client_for(cast["admin"]).post(
         f"/approvals/{approval.id}/decide/",
-        {"decision": "approve", "output": approval.draft.replace("\n", "\r\n")},
+        {
+            "decision": "approve",
+            "output": approval.draft.replace("\n", "\r\n"),
+            "shown_hash": approval.shown_hash,
+        },
     )
     step = Step.objects.get(run=run, node_id="review")
     assert step.output["edited"] is False
@@ -342,9 +346,14 @@ def test_a_second_decision_is_refused_with_the_winner_named(
 ) -> None:
     run = parked_run(flow, cast["admin"])
     approval = Approval.objects.get(run=run)
-    client_for(cast["approver"]).post(f"/approvals/{approval.id}/decide/", {"decision": "reject"})
+    shown = {"shown_hash": approval.shown_hash}
+    client_for(cast["approver"]).post(
+        f"/approvals/{approval.id}/decide/", {"decision": "reject", **shown}
+    )
     late = client_for(cast["admin"]).post(
-        f"/approvals/{approval.id}/decide/", {"decision": "approve"}, HTTP_HX_REQUEST="true"
+        f"/approvals/{approval.id}/decide/",
+        {"decision": "approve", **shown},
+        HTTP_HX_REQUEST="true",
     )
     assert late.status_code == 409
     assert "already rejected by approver" in late.content.decode()

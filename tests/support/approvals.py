@@ -61,3 +61,9 @@ def parked(doc: dict[str, Any], topic: str = "pricing") -> tuple[Run, Approval]:
     run, _ = runs.run_start(flow=save(doc), input={"topic": topic})
     run = drive(run)
     return run, Approval.objects.get(run=run, status="pending")
+
+
+def shown(approval_id: int) -> str:
+    """The hash of what approval ``approval_id`` shows now: what an approver deciding on the
+    current draft sends as ``shown_hash`` (every decision needs one)."""
+    return str(Approval.objects.values_list("shown_hash", flat=True).get(id=approval_id))

@@ -8,7 +8,7 @@ from typing import Any
 from flows.engine import runner
 from flows.models import Flow, Run, Step
 from flows.states import RUN_TERMINAL
-from flows.versions import flow_save
+from flows.versions import flow_save, flow_version_publish
 from tests.support.wait import wait_for
 
 
@@ -63,6 +63,13 @@ def node(node_id: str, node_type: str, **config: Any) -> dict[str, Any]:
 
 def save(doc: dict[str, Any]) -> Flow:
     flow, _ = flow_save(document=doc)
+    return flow
+
+
+def save_live(doc: dict[str, Any]) -> Flow:
+    """Save ``doc`` (made ``launchable``) and publish it: triggers start live versions only."""
+    flow, version = flow_save(document=launchable(doc))
+    flow_version_publish(flow=flow, version=version)
     return flow
 
 

@@ -38,6 +38,9 @@ class ToolNode(NodeType):
         name = str(ctx.config["tool"])
         guard = gates.step_guard(ctx)
         try:
+            # Arguments that could never run fail the step now, before a policy can park the
+            # call for an approval of something undeliverable.
+            tools.tool_args_check(name=name, args=args)
             if isinstance(args, dict):
                 args = guard.tool_call(name=name, arguments=args, key=ctx.idempotency_key).arguments
             result = tools.tool_call(

@@ -39,7 +39,7 @@ from flows.models import Run
 from flows.triggers import signing, webhooks
 from tests.bench import harness
 from tests.support import stack
-from tests.support.flows import document, node, save, scripted
+from tests.support.flows import document, node, save_live, scripted
 from tests.support.wait import wait_for
 
 # committed rows: the web server and the workers read the flow through their own connections
@@ -193,7 +193,8 @@ def n8n_round(peer: N8n) -> float:
 
 def ours_round(flow: object, secret: str, url: str, tag: str) -> float:
     def request(n: int) -> tuple[str, bytes, dict[str, str]]:
-        body = json.dumps({"email": f"lead{n}@bench.test", "n": n}).encode()
+        # The event id in the body too: the same signed body and t would be a replay.
+        body = json.dumps({"email": f"lead{n}@bench.test", "n": n, "id": f"{tag}-{n}"}).encode()
         headers = {
             "Content-Type": "application/json",
             signing.HEADER: signing.sign(secret, body, int(time.time())),
@@ -223,7 +224,7 @@ def test_five_step_executions_against_n8n(
     process_log_dir: Path,
     managed_processes: list[stack.ManagedProcess],
 ) -> None:
-    flow = save(
+    flow = save_live(
         document(
             "bench-peer",
             [node(f"s{i}", "agent", agent="fast") for i in range(STEPS)],

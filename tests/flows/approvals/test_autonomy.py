@@ -17,7 +17,7 @@ from flows.approvals.autonomy import (
 )
 from flows.engine import runs
 from flows.models import Approval, Flow, RunEvent
-from tests.support.approvals import review_flow
+from tests.support.approvals import review_flow, shown
 from tests.support.flows import drive, save
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,11 @@ def one(flow: Flow, topic: str = "pricing") -> Approval:
 
 
 def decide(approval: Approval, who: Any, choice: str = "approve", **extra: Any) -> None:
-    approval_decide(approval_id=approval.id, user=who, decision=Decision(choice, **extra))
+    approval_decide(
+        approval_id=approval.id,
+        user=who,
+        decision=Decision(choice, **extra, shown_hash=shown(approval.id)),
+    )
 
 
 def test_the_rule_is_suggested_only_with_a_full_window_of_clean_approvals(

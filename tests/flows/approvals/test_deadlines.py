@@ -12,7 +12,7 @@ from django.utils import timezone
 from flows.approvals import ApprovalError, Decision, approval_decide
 from flows.engine import reconciler
 from flows.models import Approval, ApprovalNotice, Run, RunEvent
-from tests.support.approvals import parked, review_flow
+from tests.support.approvals import parked, review_flow, shown
 from tests.support.flows import drive
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +45,9 @@ def test_a_decision_after_the_deadline_is_refused(cast: dict[str, Any]) -> None:
     overdue(approval)
     with pytest.raises(ApprovalError, match="deadline for this approval has passed") as refused:
         approval_decide(
-            approval_id=approval.id, user=cast["approver"], decision=Decision("approve")
+            approval_id=approval.id,
+            user=cast["approver"],
+            decision=Decision("approve", shown_hash=shown(approval.id)),
         )
     assert refused.value.code == "expired"
 
@@ -103,7 +105,9 @@ def test_escalation_hands_the_approval_to_another_role_with_a_new_deadline(
     # The approver it was for may no longer decide it; an admin may.
     with pytest.raises(ApprovalError) as refused:
         approval_decide(
-            approval_id=approval.id, user=cast["approver"], decision=Decision("approve")
+            approval_id=approval.id,
+            user=cast["approver"],
+            decision=Decision("approve", shown_hash=shown(approval.id)),
         )
     assert refused.value.status == 403
     event = RunEvent.objects.get(kind="approval.escalated", data__approval_id=approval.id)

@@ -21,7 +21,7 @@ from flows.approvals import (
 )
 from flows.engine import runs
 from flows.models import Approval, Run, RunEvent
-from tests.support.approvals import parked, review_flow
+from tests.support.approvals import parked, review_flow, shown
 from tests.support.flows import document, drive, node, save
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,9 @@ def test_two_simultaneous_decisions_exactly_one_wins_and_the_other_is_told_who(
             approval_decide(
                 approval_id=approval.id,
                 user=cast[who],
-                decision=Decision(choice, reason=f"{who} says {choice}"),
+                decision=Decision(
+                    choice, reason=f"{who} says {choice}", shown_hash=shown(approval.id)
+                ),
             )
             outcomes[who] = "won"
         except ApprovalError as exc:
@@ -106,7 +108,7 @@ def test_approving_unchanged_is_not_an_edit(cast: dict[str, Any]) -> None:
     approval_decide(
         approval_id=approval.id,
         user=cast["approver"],
-        decision=Decision("approve", output=approval.draft),
+        decision=Decision("approve", output=approval.draft, shown_hash=shown(approval.id)),
     )
     approval.refresh_from_db()
     assert (approval.resolution, approval.edit_distance) == ("approved", 0)
@@ -131,7 +133,11 @@ def test_a_draft_that_changed_after_it_was_shown_is_refused(cast: dict[str, Any]
 def test_roles_that_cannot_decide_are_refused(cast: dict[str, Any], who: str) -> None:
     _, approval = parked(review_flow())
     with pytest.raises(ApprovalError) as refused:
-        approval_decide(approval_id=approval.id, user=cast[who], decision=Decision("approve"))
+        approval_decide(
+            approval_id=approval.id,
+            user=cast[who],
+            decision=Decision("approve", shown_hash=shown(approval.id)),
+        )
     assert refused.value.status == 403
 
 
@@ -151,7 +157,9 @@ def test_reassigning_to_a_person_makes_it_theirs_alone(cast: dict[str, Any]) -> 
     assert event.data["note"] == "yours"
     with pytest.raises(ApprovalError) as refused:
         approval_decide(
-            approval_id=approval.id, user=cast["approver"], decision=Decision("approve")
+            approval_id=approval.id,
+            user=cast["approver"],
+            decision=Decision("approve", shown_hash=shown(approval.id)),
         )
     assert refused.value.status == 403
 
@@ -192,12 +200,14 @@ def test_bulk_approve_approves_each_one_as_shown_and_reports_the_refused(
         items=[(first.id, first.shown_hash), (second.id, "0" * 64), (third.id, None)],
         user=cast["approver"],
     )
-    assert result.approved == [first.id, third.id]
-    assert result.refused == [
-        (second.id, "the draft changed after it was shown; review the current version")
-    ]
+    assert result.approved == [first.id]
+    assert result.refused[0] == (
+        second.id,
+        "the draft changed after it was shown; review the current version",
+    )
+    assert result.refused[1][0] == third.id and "shown_hash is required" in result.refused[1][1]
     statuses = dict(Approval.objects.values_list("id", "status"))
-    assert statuses == {first.id: "approved", second.id: "pending", third.id: "approved"}
+    assert statuses == {first.id: "approved", second.id: "pending", third.id: "pending"}
 
 
 def test_an_edited_tool_call_keeps_its_tool_and_must_fit_its_schema(
@@ -229,7 +239,7 @@ def test_an_edited_tool_call_keeps_its_tool_and_must_fit_its_schema(
         approval_decide(
             approval_id=approval.id,
             user=cast["approver"],
-            decision=Decision("approve", output=changed_tool),
+            decision=Decision("approve", output=changed_tool, shown_hash=shown(approval.id)),
         )
     assert refused.value.status == 422
     bad = {
@@ -238,13 +248,17 @@ def test_an_edited_tool_call_keeps_its_tool_and_must_fit_its_schema(
     }
     with pytest.raises(ApprovalError, match="subject: 5 is not of type"):
         approval_decide(
-            approval_id=approval.id, user=cast["approver"], decision=Decision("approve", output=bad)
+            approval_id=approval.id,
+            user=cast["approver"],
+            decision=Decision("approve", output=bad, shown_hash=shown(approval.id)),
         )
     good = {
         "tool": "send_email",
         "arguments": {"to": "ada@example.test", "subject": "Hi Ada", "body": "Hello"},
     }
     approval_decide(
-        approval_id=approval.id, user=cast["approver"], decision=Decision("approve", output=good)
+        approval_id=approval.id,
+        user=cast["approver"],
+        decision=Decision("approve", output=good, shown_hash=shown(approval.id)),
     )
     assert Run.objects.get(id=run.id).output == good

@@ -15,6 +15,7 @@ from controlroom.roles import Role
 from flows.approvals import ApprovalError, Decision, approval_decide
 from flows.engine import runs
 from flows.models import Approval, Run, RunEvent, Step
+from tests.support.approvals import shown
 from tests.support.flows import document, drive, node, save, scripted
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +74,12 @@ def test_the_drafting_agent_runs_again_with_the_notes_and_the_run_goes_on(approv
     approval_decide(
         approval_id=first.id,
         user=approver,
-        decision=Decision("reject", reason="No hard sell; offer a call.", send_back=True),
+        decision=Decision(
+            "reject",
+            reason="No hard sell; offer a call.",
+            send_back=True,
+            shown_hash=shown(first.id),
+        ),
     )
     run = drive(run)
     first.refresh_from_db()
@@ -100,7 +106,11 @@ def test_the_drafting_agent_runs_again_with_the_notes_and_the_run_goes_on(approv
     assert first_review.output["notes"] == "No hard sell; offer a call."
     assert not Step.objects.filter(run=run, node_id="send").exists()  # not signalled, not skipped
 
-    approval_decide(approval_id=second.id, user=approver, decision=Decision("approve"))
+    approval_decide(
+        approval_id=second.id,
+        user=approver,
+        decision=Decision("approve", shown_hash=shown(second.id)),
+    )
     run = drive(run)
     assert run.status == "succeeded"
     assert run.output == second.draft  # after the round, the latest draft is the one read
@@ -115,19 +125,23 @@ def test_sending_back_needs_notes_and_stops_at_max_send_backs(approver: Any) -> 
     first = pending(run)
     with pytest.raises(ApprovalError, match="needs notes"):
         approval_decide(
-            approval_id=first.id, user=approver, decision=Decision("reject", send_back=True)
+            approval_id=first.id,
+            user=approver,
+            decision=Decision("reject", send_back=True, shown_hash=shown(first.id)),
         )
     approval_decide(
         approval_id=first.id,
         user=approver,
-        decision=Decision("reject", reason="again", send_back=True),
+        decision=Decision("reject", reason="again", send_back=True, shown_hash=shown(first.id)),
     )
     second = pending(drive(run))
     with pytest.raises(ApprovalError, match="sent back 1 times already"):
         approval_decide(
             approval_id=second.id,
             user=approver,
-            decision=Decision("reject", reason="and again", send_back=True),
+            decision=Decision(
+                "reject", reason="and again", send_back=True, shown_hash=shown(second.id)
+            ),
         )
     assert pending(run).id == second.id
 
@@ -140,7 +154,9 @@ def test_an_approval_without_send_back_to_cannot_send_back(approver: Any) -> Non
         approval_decide(
             approval_id=pending(run).id,
             user=approver,
-            decision=Decision("reject", reason="x", send_back=True),
+            decision=Decision(
+                "reject", reason="x", send_back=True, shown_hash=shown(pending(run).id)
+            ),
         )
 
 
@@ -160,13 +176,23 @@ def test_a_round_inside_a_loop_restarts_inside_the_same_loop_pass(approver: Any)
     approval_decide(
         approval_id=pending(run).id,
         user=approver,
-        decision=Decision("reject", reason="shorter", send_back=True),
+        decision=Decision(
+            "reject", reason="shorter", send_back=True, shown_hash=shown(pending(run).id)
+        ),
     )
     run = drive(run)
     assert pending(run).draft == "v2: shorter"
-    approval_decide(approval_id=pending(run).id, user=approver, decision=Decision("approve"))
+    approval_decide(
+        approval_id=pending(run).id,
+        user=approver,
+        decision=Decision("approve", shown_hash=shown(pending(run).id)),
+    )
     run = drive(run)
-    approval_decide(approval_id=pending(run).id, user=approver, decision=Decision("approve"))
+    approval_decide(
+        approval_id=pending(run).id,
+        user=approver,
+        decision=Decision("approve", shown_hash=shown(pending(run).id)),
+    )
     run = drive(run)
     assert run.status == "succeeded"
     scopes = list(

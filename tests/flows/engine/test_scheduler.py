@@ -16,6 +16,7 @@ from controlroom.roles import Role
 from flows.approvals import Decision, approval_decide
 from flows.engine import reconciler, runs
 from flows.models import Approval, Run, Step
+from tests.support.approvals import shown
 from tests.support.flows import _family, document, drive, node, save, scripted
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,9 @@ def approve_all(user, *, decision="approve", output=None):
         if pending is None:
             return False
         approval_decide(
-            approval_id=pending.id, user=user, decision=Decision(decision, output=output)
+            approval_id=pending.id,
+            user=user,
+            decision=Decision(decision, output=output, shown_hash=shown(pending.id)),
         )
         return True
 
@@ -330,7 +333,9 @@ def test_rejection_follows_only_conditional_edges(approver):
     pending = drive(run)
     approval = Approval.objects.get(run=pending)
     approval_decide(
-        approval_id=approval.id, user=approver, decision=Decision("reject", reason="too pushy")
+        approval_id=approval.id,
+        user=approver,
+        decision=Decision("reject", reason="too pushy", shown_hash=shown(approval.id)),
     )
     run.refresh_from_db()
     assert run.status == "succeeded"

@@ -14,7 +14,7 @@ from flows.engine import reconciler, runs
 from flows.models import Approval, Run
 from flows.outcomes import outcome_record
 from flows.roi.selectors import flow_dashboard
-from tests.support.approvals import parked, review_flow
+from tests.support.approvals import parked, review_flow, shown
 from tests.support.flows import document, drive, node, save, scripted
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,9 @@ def test_escalations_and_automatic_decisions_are_counted_apart_from_people(
     )
     assert reconciler.fire_due_approvals() == 1  # escalated to admins, still pending
     approval_decide(
-        approval_id=approval.id, user=cast["admin"], decision=Decision("reject", reason="no")
+        approval_id=approval.id,
+        user=cast["admin"],
+        decision=Decision("reject", reason="no", shown_hash=shown(approval.id)),
     )
     quality = _board(run).quality
     assert quality["escalations"] == 1
@@ -74,7 +76,11 @@ def test_an_outcome_repeated_for_a_run_counts_as_an_event_not_a_second_case(
     cast: dict[str, Any],
 ) -> None:
     run, approval = parked(review_flow() | {"subject": "{{ input.topic }}"})
-    approval_decide(approval_id=approval.id, user=cast["approver"], decision=Decision("approve"))
+    approval_decide(
+        approval_id=approval.id,
+        user=cast["approver"],
+        decision=Decision("approve", shown_hash=shown(approval.id)),
+    )
     for _ in range(3):
         outcome_record(subject="pricing", metric="meeting_booked")
     (row,) = _board(run).outcomes

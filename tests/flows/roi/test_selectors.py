@@ -4,6 +4,7 @@ later), each checked against arithmetic written out here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -73,7 +74,8 @@ def _decide(run: Run, user: Any, decision: Decision, *, opened_before: int | Non
         with _at(run, RUN_MINUTES - opened_before):
             assert approval_open(approval_id=approval.id, user=user)
     with _at(run, RUN_MINUTES):
-        approval_decide(approval_id=approval.id, user=user, decision=decision)
+        bound = replace(decision, shown_hash=approval.shown_hash)  # decided on what it shows
+        approval_decide(approval_id=approval.id, user=user, decision=bound)
 
 
 def _parked(flow: Any, version: FlowVersion, email: str) -> Run:

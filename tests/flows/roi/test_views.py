@@ -14,7 +14,7 @@ from flows.approvals import Decision, approval_decide
 from flows.engine import runs
 from flows.models import Approval
 from flows.outcomes import outcome_record
-from tests.support.approvals import review_flow
+from tests.support.approvals import review_flow, shown
 from tests.support.flows import drive, save
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,11 @@ def seeded(cast: dict[str, Any]) -> Any:
         approval_decide(
             approval_id=approval.id,
             user=cast["approver"],
-            decision=Decision(decision, reason="off topic" if decision == "reject" else ""),
+            decision=Decision(
+                decision,
+                reason="off topic" if decision == "reject" else "",
+                shown_hash=shown(approval.id),
+            ),
         )
     outcome_record(subject="t1", metric="meeting_booked")
     return flow

@@ -17,7 +17,7 @@ from controlroom.accounts import user_ensure
 from controlroom.roles import Role
 from flows.models import Run, Step
 from flows.triggers import forms
-from tests.support.flows import document, node, save, scripted
+from tests.support.flows import document, node, save_live, scripted
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ SCHEMA = {
 
 def _flow(slug: str | None = None, trigger: str = "form") -> Any:
     slug = slug or f"signup-{uuid.uuid4().hex[:8]}"
-    return save(
+    return save_live(
         document(
             slug,
             [node("draft", "agent", agent="writer", prompt="hi")],

@@ -13,7 +13,7 @@ from django.test import Client
 
 from flows.models import Run
 from flows.triggers import signing, webhooks
-from tests.support.flows import document, node, save
+from tests.support.flows import document, node, save_live
 from tests.support.wait import wait_for
 
 # committed rows: the test's own worker and beat processes dispatch and run them
@@ -29,7 +29,7 @@ def slow_reconciler(process_env: dict[str, str]) -> None:
 def test_a_burst_of_webhooks_all_run_to_completion(
     slow_reconciler: None, own_worker: Any, own_beat: Any
 ) -> None:
-    flow = save(
+    flow = save_live(
         document(
             "burst",
             [node("work", "tool", tool="counted_sleep", args={"seconds": 0})],

@@ -17,14 +17,14 @@ from controlroom.accounts import token_issue, user_ensure
 from controlroom.roles import Role
 from flows.models import Outcome, Run, RunEvent, Step, WebhookSecret
 from flows.triggers import dispatch, signing, webhooks
-from tests.support.flows import document, node, save, scripted
+from tests.support.flows import document, node, save_live, scripted
 
 pytestmark = pytest.mark.django_db
 JSON = "application/json"
 
 
 def _flow(slug: str = "inbound", trigger_type: str = "webhook") -> Any:
-    return save(
+    return save_live(
         document(
             slug,
             [node("draft", "agent", agent="writer", prompt="hi")],
@@ -237,7 +237,9 @@ def test_rotation_keeps_the_old_secret_until_its_deadline(hook: tuple[Any, str])
 def test_accepted_runs_wait_for_the_batched_dispatcher(hook: tuple[Any, str]) -> None:
     flow, secret = hook
     for n in range(3):
-        send(f"/api/hooks/flows/{flow.slug}", BODY, secret, event_id=f"b{n}")
+        # Distinct events differ in what is signed (the same body and t is a replay).
+        body = json.dumps({"email": f"{n}@x.test"}).encode()
+        send(f"/api/hooks/flows/{flow.slug}", body, secret, event_id=f"b{n}")
     queued = Step.objects.filter(status="queued")
     assert queued.count() == 3 and not queued.filter(enqueued_at__isnull=False).exists()
     # publish_now runs after commit; with no broker reachable it marks the rows unpublished
