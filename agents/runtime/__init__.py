@@ -8,9 +8,27 @@ calls. The stage's answer is then judged: not JSON or not matching ``output_sche
 ``confidence`` below ``min_confidence``, or a false ``check`` escalates to the next stage. The
 last stage's answer stands (unless it breaks its schema, which fails the step).
 
+A stage whose *provider* fails a model call (``ModelCallError``) also hands over to the next
+stage. Every provider failure does: HTTP 5xx, 408 and 429, timeouts and refused connections
+(transient), and also 4xx answers such as a bad key or an unknown model, an unknown provider,
+and a destination the egress rules refuse (final) — each says something about that stage's
+provider, model or connection, not about the next stage's. What is not the provider's is not
+handed over: a policy's block or park, a tool's failure, ``max_turns`` run out, instructions that
+do not render; those are the step's at once. Each stage makes one attempt per model call: the
+SDKs' own retries are off (``max_retries=0``) and there is no retry per stage, so a failing
+primary costs one call before the backup answers. Only when the last stage fails does the step
+fail, with the last stage's error and its class: a transient one is retried by the engine under
+the node's ``retry`` policy (the retry runs the whole cascade again, from the first stage), a
+final one fails the step. An earlier stage's answer that was escalated does not stand in for a
+last stage that failed.
+
 Failures are classified by class: ``AgentTransientError`` (429, 5xx, timeouts, a transient
 tool failure) is worth retrying, after ``retry_after`` seconds if given; any other
 ``AgentError`` is final. Model calls happen outside any database transaction.
+
+Usage is billed per stage: each entry of ``AgentAnswer.routing`` has the provider and model
+that stage called, its tokens and its cost at that stage's prices (a failed stage: what its
+earlier turns used, usually nothing). ``flows.roi.facts`` bills each entry to its own model.
 """
 
 from __future__ import annotations
@@ -20,7 +38,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from agents.runtime.errors import AgentError, AgentTransientError, OutputRejected
+from agents.providers import ModelResponse
+from agents.runtime.errors import (
+    AgentError,
+    AgentTransientError,
+    ModelCallError,
+    ModelCallTransientError,
+    OutputRejected,
+)
 from agents.runtime.guard import (
     NO_GUARD,
     Guard,
@@ -29,15 +54,22 @@ from agents.runtime.guard import (
     PolicyParked,
     ToolPass,
 )
-from agents.runtime.loop import stage_run
-from agents.runtime.routing import agent_stages, answer_confidence, judge, routing_entry
+from agents.runtime.loop import StageRun, stage_run
+from agents.runtime.routing import (
+    agent_stages,
+    answer_confidence,
+    failed_entry,
+    judge,
+    routing_entry,
+)
 from agents.runtime.toolcalls import StepRef, tool_call_key
 
 
 @dataclass
 class AgentAnswer:
     """The accepted answer. ``model`` is the model that gave it; tokens and ``cost`` add up
-    every stage tried; ``routing`` has one entry per stage tried (see ``routing.routing_entry``)."""
+    every stage tried; ``routing`` has one entry per stage tried, with that stage's own model,
+    tokens and cost (see ``routing.routing_entry`` and ``routing.failed_entry``)."""
 
     output: Any
     model: str
@@ -89,10 +121,26 @@ def agent_invoke(
     cost = Decimal("0")
     stages = agent_stages(spec)
     for index, stage in enumerate(stages):
-        run = stage_run(
-            stage, system=system, prompt=prompt, variables=variables,
-            call_number=call_number, step=step, turn_base=turns, guard=guard,
-        )  # fmt: skip
+        last = index == len(stages) - 1
+        try:
+            run = stage_run(
+                stage, system=system, prompt=prompt, variables=variables,
+                call_number=call_number, step=step, turn_base=turns, guard=guard,
+            )  # fmt: skip
+        except ModelCallError as exc:
+            if last:
+                raise
+            # The provider failed this stage: bill what its earlier turns used, hand over.
+            partial = exc.partial or StageRun(final=ModelResponse(text=""), model="")
+            partial.model = partial.model or str(stage.get("model") or "")
+            turns += partial.turns
+            calls += partial.tool_calls
+            tokens_in += partial.tokens_in
+            tokens_out += partial.tokens_out
+            stage_cost = price(stage, partial.tokens_in, partial.tokens_out)
+            cost += stage_cost
+            routing.append(failed_entry(index, stage, partial, stage_cost, exc))
+            continue
         turns += run.turns
         calls += run.tool_calls
         tokens_in += run.tokens_in
@@ -100,7 +148,6 @@ def agent_invoke(
         stage_cost = price(stage, run.tokens_in, run.tokens_out)
         cost += stage_cost
         verdict = judge(spec, stage, run.final, variables)
-        last = index == len(stages) - 1
         routing.append(routing_entry(index, stage, run, stage_cost, verdict, last=last))
         if verdict.problem is None or last:
             if verdict.rejected is not None:
@@ -174,6 +221,8 @@ __all__ = [
     "AgentError",
     "AgentTransientError",
     "Guard",
+    "ModelCallError",
+    "ModelCallTransientError",
     "ModelTicket",
     "OutputRejected",
     "PolicyBlocked",

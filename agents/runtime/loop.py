@@ -13,7 +13,7 @@ from agents.providers import (
     ProviderError,
     ProviderTransientError,
 )
-from agents.runtime.errors import AgentError, AgentTransientError
+from agents.runtime.errors import AgentError, ModelCallError, ModelCallTransientError
 from agents.runtime.guard import NO_GUARD, Guard
 from agents.runtime.toolcalls import StepRef, Toolbox, tool_run
 from controlroom.observability import tracing
@@ -52,12 +52,40 @@ def stage_run(
     turn_base: int,
     guard: Guard = NO_GUARD,
 ) -> StageRun:
+    """Run one stage's tool loop to its final answer.
+
+    Raises ``ModelCallError`` (or ``ModelCallTransientError``) when the provider fails a model
+    call, with ``partial`` set to what the stage's earlier turns used, so a cascade can bill
+    them and hand over to its next stage; any other ``AgentError`` (tools, policies,
+    ``max_turns``) is the step's."""
+    run = StageRun(final=ModelResponse(text=""), model=str(stage.get("model") or ""))
+    try:
+        return _loop(
+            stage, run, system=system, prompt=prompt, variables=variables,
+            call_number=call_number, step=step, turn_base=turn_base, guard=guard,
+        )  # fmt: skip
+    except ModelCallError as exc:
+        exc.partial = run
+        raise
+
+
+def _loop(
+    stage: dict[str, Any],
+    run: StageRun,
+    *,
+    system: str,
+    prompt: str,
+    variables: dict[str, Any],
+    call_number: int,
+    step: StepRef,
+    turn_base: int,
+    guard: Guard,
+) -> StageRun:
     provider = _provider(stage)
     toolbox = Toolbox.for_agent(stage)
     max_turns = _max_turns(stage)
     messages = [Message(role="user", text=prompt)]
     history: list[dict[str, Any]] = []
-    run = StageRun(final=ModelResponse(text=""), model=str(stage.get("model") or ""))
     for turn in range(max_turns):
         request = ModelRequest(
             agent=stage, system=system, prompt=prompt, variables=variables,
@@ -96,7 +124,7 @@ def _provider(stage: dict[str, Any]) -> providers.Provider:
     try:
         return providers.get(str(stage.get("provider") or "scripted"))
     except ProviderError as exc:
-        raise AgentError(str(exc)) from exc
+        raise ModelCallError(str(exc)) from exc
 
 
 def _max_turns(spec: dict[str, Any]) -> int:
@@ -142,6 +170,6 @@ def _complete(
             )
         return response
     except ProviderTransientError as exc:
-        raise AgentTransientError(f"{where}: {exc}", retry_after=exc.retry_after) from exc
+        raise ModelCallTransientError(f"{where}: {exc}", retry_after=exc.retry_after) from exc
     except ProviderError as exc:
-        raise AgentError(f"{where}: {exc}") from exc
+        raise ModelCallError(f"{where}: {exc}") from exc

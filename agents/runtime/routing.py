@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 
 from agents.providers import ModelResponse
-from agents.runtime.errors import AgentError, OutputRejected
+from agents.runtime.errors import AgentError, AgentTransientError, OutputRejected
 from agents.runtime.loop import StageRun
 from controlroom import jsondata
 
@@ -144,7 +144,8 @@ def routing_entry(
     *,
     last: bool,
 ) -> dict[str, Any]:
-    """One stage as the step shows it: which model, what it used and cost, and what became of
+    """One stage as the step shows it: which model answered (``model``, as the provider reported
+    it; ``configured_model`` is the stage's setting), what it used and cost, and what became of
     its answer: ``answered`` (it passed), ``escalated`` (``reason`` says why), ``accepted``
     despite ``reason`` (the last stage's answer stands), or ``rejected`` (the last stage broke
     its schema: the step fails)."""
@@ -158,6 +159,7 @@ def routing_entry(
         "stage": index,
         "provider": str(stage.get("provider") or "scripted"),
         "model": run.model,
+        "configured_model": str(stage.get("model") or ""),
         "tokens_in": run.tokens_in,
         "tokens_out": run.tokens_out,
         "cost": str(cost),
@@ -166,4 +168,28 @@ def routing_entry(
         "confidence": verdict.confidence,
         "outcome": outcome,
         "reason": verdict.problem,
+    }
+
+
+def failed_entry(
+    index: int, stage: dict[str, Any], run: StageRun, cost: Decimal, error: AgentError
+) -> dict[str, Any]:
+    """A stage whose provider failed a model call (not the last: the cascade went on to the
+    next stage). Same shape as ``routing_entry``, with ``outcome`` ``failed``, the error's
+    class (``transient`` or ``final``) and its message in ``reason``, and what its earlier
+    turns used (usually nothing)."""
+    return {
+        "stage": index,
+        "provider": str(stage.get("provider") or "scripted"),
+        "model": run.model,
+        "configured_model": str(stage.get("model") or ""),
+        "tokens_in": run.tokens_in,
+        "tokens_out": run.tokens_out,
+        "cost": str(cost),
+        "turns": run.turns,
+        "tool_calls": run.tool_calls,
+        "confidence": None,
+        "outcome": "failed",
+        "error_class": "transient" if isinstance(error, AgentTransientError) else "final",
+        "reason": str(error),
     }

@@ -44,6 +44,8 @@ def step_guard(ctx: NodeContext, *, agent: str = "", prompt: str = "") -> StepGu
             started_at=run.started_at,
             parked=bool(ctx.step_input.get(GATE_INPUT)),
             superseded=ctx.superseded,
+            flow_id=run.flow_id,
+            node_id=ctx.node_id,
         )
     )
 

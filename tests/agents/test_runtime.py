@@ -220,3 +220,45 @@ def test_a_stage_inherits_what_it_does_not_set():
     assert other_provider["provider"] == "anthropic"
     assert "connection" not in other_provider
     assert other_provider["temperature"] == 0.1
+
+
+def test_a_stage_whose_provider_fails_hands_over_to_the_next_stage():
+    spec = {
+        "provider": "no-such-provider",
+        "model": "primary",
+        "cascade": [{"provider": "scripted", "model": "backup", "script": script("from backup")}],
+    }
+    answer = invoke(spec)
+    assert (answer.output, answer.model) == ("from backup", "backup")
+    failed, answered = answer.routing
+    assert (failed["model"], failed["outcome"], failed["error_class"]) == (
+        "primary",
+        "failed",
+        "final",
+    )
+    assert "no-such-provider" in failed["reason"]
+    assert (failed["tokens_in"], failed["tokens_out"], failed["cost"]) == (0, 0, "0.000000")
+    assert answered["outcome"] == "answered"
+    assert (answer.tokens_in, answer.tokens_out) == (answered["tokens_in"], answered["tokens_out"])
+
+
+def test_a_policy_block_is_not_handed_over_to_the_next_stage():
+    class Blocking(runtime.Guard):
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def model_call(self, request: Any, *, turns: int) -> runtime.ModelTicket:
+            self.calls.append(str(request.agent.get("model")))
+            raise runtime.PolicyBlocked("blocked by policy 'no-models'")
+
+    guard = Blocking()
+    with pytest.raises(runtime.PolicyBlocked):
+        runtime.agent_invoke(
+            spec={"slug": "tester", "provider": "scripted", **cascade_spec("a", "b")},
+            prompt="go",
+            variables={},
+            call_number=0,
+            step=step_ref(),
+            guard=guard,
+        )
+    assert guard.calls == ["cheap-1"]

@@ -652,11 +652,16 @@ def test_a_daily_money_budget_counts_across_runs_of_the_flow() -> None:
     )
     first = start(doc)
     assert first.status == "succeeded", first.error
-    assert first.cost == Decimal("3")  # 3 tokens out at 1 each
-    second = start(doc)
-    assert second.status == "failed"
-    assert "would exceed the flow_day budget of 12" in second.error
-    assert BudgetReservation.objects.filter(settled=True).count() == 1
+    assert first.cost == Decimal("3")  # 3 tokens out at 1 each (estimated at max_tokens: 10)
+    # Later calls are estimated at the 3 tokens the node's answers actually took, so the day's
+    # budget is used up to the last call that fits: 3 + 3 + 3 + 3 = 12, then 12 + 3 > 12.
+    for _ in range(3):
+        more = start(doc)
+        assert more.status == "succeeded", more.error
+    last = start(doc)
+    assert last.status == "failed"
+    assert "would exceed the flow_day budget of 12" in last.error
+    assert BudgetReservation.objects.filter(settled=True).count() == 4
 
 
 def test_an_approved_edit_stands_even_if_its_policy_is_disabled_meanwhile(
