@@ -6,6 +6,12 @@ renders the same key it reads what earlier runs wrote (``memory_recall``) and ad
 (``memory_remember``). Entries live ``CONTROLROOM_MEMORY_RETENTION_DAYS`` and a key keeps its
 newest ``CONTROLROOM_MEMORY_MAX_PER_KEY``; ``memory_purge`` (Celery beat, hourly) enforces both,
 and ``memory_recall`` never returns an expired entry even before the purge has run.
+
+Memory is *history*: what earlier runs learnt. Entries the current run wrote itself are not
+history — an agent told "you remember this about the subject" about something its own run
+said a minute ago greets a first-time contact as an old acquaintance. So a run recalls with
+``exclude_run_id`` set to its own id (``flows.engine.nodes.agent``) and never sees its own
+writes as memory; within a run, earlier steps' outputs are read as ``steps.<id>.output``.
 """
 
 from __future__ import annotations
@@ -64,17 +70,23 @@ def memory_key(*, scope_template: str, variables: dict[str, Any]) -> str | None:
     return key
 
 
-def memory_recall(*, key: str, limit: int = 10) -> list[dict[str, Any]]:
+def memory_recall(
+    *, key: str, limit: int = 10, exclude_run_id: UUID | None = None
+) -> list[dict[str, Any]]:
     """The newest ``limit`` (at most ``MAX_RECALL``) unexpired entries under ``key``, newest
     first, as JSON data ready for a prompt or a step's input:
     ``{"agent", "kind", "content", "created_at" (ISO 8601), "run_id" (str or None)}``. Read-only.
-    """
+    With ``exclude_run_id``, what that run wrote is left out (a run's own writes are not
+    history; see the module docstring)."""
     limit = max(0, min(limit, MAX_RECALL))
     if not key or not limit:
         return []
+    entries = MemoryEntry.objects.filter(key=key)
+    if exclude_run_id is not None:
+        # run_id may be NULL (entries written outside a run): those stay history.
+        entries = entries.exclude(run_id=exclude_run_id)
     rows = (
-        MemoryEntry.objects.filter(key=key)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        entries.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .order_by("-created_at", "-id")
         .values("agent", "kind", "content", "created_at", "run_id")[:limit]
     )

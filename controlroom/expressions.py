@@ -129,6 +129,10 @@ _METHODS: dict[type, frozenset[str]] = {
     bool: frozenset(),
 }
 _DATA_TYPES = tuple(_METHODS)
+#: Keys a template cannot reach by attribute: ``steps.get`` is the dict method, not the node
+#: ``get`` (``_Env.getattr`` puts data first for every other key). Flow documents refuse node
+#: ids among them.
+SHADOWED_KEYS: frozenset[str] = _METHODS[dict]
 
 
 class ExpressionError(ValueError):

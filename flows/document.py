@@ -129,6 +129,8 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                     "type": {"type": "string"},
                     "name": {"type": "string", "maxLength": 200},
                     "config": {"type": "object"},
+                    # Failure paths (flows.engine.scheduler.Advance.fail_step).
+                    "on_error": {"enum": ["fail", "continue"], "default": "fail"},
                     "position": {
                         "type": "object",
                         "required": ["x", "y"],
@@ -147,6 +149,8 @@ DOCUMENT_SCHEMA: dict[str, Any] = {
                     "from": {"type": "string"},
                     "to": {"type": "string"},
                     "when": {"type": "string", "format": "condition", "maxLength": 2000},
+                    # "error": followed only when "from" fails for good (flows.graph).
+                    "on": {"enum": ["success", "error"], "default": "success"},
                     "label": {"type": "string", "maxLength": 200},
                 },
             },
@@ -363,6 +367,7 @@ def document_problems(
 
     node_ids = {node["id"] for node in document["nodes"]}
     problems += _node_problems(document, node_ids, known_agents, known_tools)
+    problems += _failure_path_problems(document)
     for index, edge in enumerate(document["edges"]):
         if edge.get("when"):
             problems += _check_expression(
@@ -393,6 +398,33 @@ def document_problems(
     return problems
 
 
+def _failure_path_problems(document: dict[str, Any]) -> list[Problem]:
+    """``on_error: continue`` and error edges only on node types that allow them
+    (``NodeType.continues_on_error``, ``NodeType.routes_errors``)."""
+    problems: list[Problem] = []
+    types = {node["id"]: REGISTRY.get(node["type"]) for node in document["nodes"]}
+    for index, node in enumerate(document["nodes"]):
+        node_type = types[node["id"]]
+        if node.get("on_error") == "continue" and node_type and not node_type.continues_on_error:
+            problems.append(
+                Problem(
+                    _pointer(["nodes", index, "on_error"]),
+                    f"on_error 'continue' is not allowed on {node['type']} nodes: going on "
+                    "after its failure would skip what it decides",
+                )
+            )
+    for index, edge in enumerate(document["edges"]):
+        node_type = types.get(edge["from"])
+        if edge.get("on") == "error" and node_type is not None and not node_type.routes_errors:
+            problems.append(
+                Problem(
+                    _pointer(["edges", index, "on"]),
+                    f"a {node_type.type} node has no failure to route: no error edge from it",
+                )
+            )
+    return problems
+
+
 def _node_problems(
     document: dict[str, Any],
     node_ids: set[str],
@@ -403,6 +435,16 @@ def _node_problems(
     inline_agents = {agent["slug"] for agent in document.get("agents", [])}
     for index, node in enumerate(document["nodes"]):
         base = ["nodes", index]
+        if node["id"] in expressions.SHADOWED_KEYS:
+            problems.append(
+                Problem(
+                    _pointer([*base, "id"]),
+                    f"node id {node['id']!r} cannot be read in templates: "
+                    f"steps.{node['id']} is the built-in {node['id']}() of every mapping, so "
+                    f"{{{{ steps.{node['id']}.output }}}} would render null; rename the node "
+                    f"(e.g. {node['id'] + '_step'!r})",
+                )
+            )
         node_type = REGISTRY.get(node["type"])
         if node_type is None:
             problems.append(

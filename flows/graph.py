@@ -13,6 +13,12 @@ through the outer loop's back edge.
 Map bodies: a ``map`` node names one body node in its config; that node has no edges and runs
 once per item.
 
+Failure paths: an edge with ``"on": "error"`` is an *error edge*, followed only when its source
+fails for good (``Graph.error_edges``); the others are its *normal* edges (``out_edges``), the
+only ones node types choose among. Structurally an error edge is a forward edge like any other:
+it counts for loops' and rounds' boundaries, cycles, reachability, and as an input of its
+target (an arrival at a join). It carries no condition and is never a loop's back edge.
+
 Send-back rounds: an ``approval`` node whose config names ``send_back_to: <node>`` owns a
 *round*: the nodes on forward paths from that node (the round's *head*) to the approval. Like a
 loop body, a round runs in a scope of its own, ``~<approval>#<n>``, pushed when the head is
@@ -38,6 +44,8 @@ class Edge:
     dst: str
     when: str | None
     back: bool = False
+    #: ``"on": "error"``: taken only when ``src`` fails for good (``Graph.error_edges``).
+    on_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,11 @@ class Problem:
 class Graph:
     nodes: dict[str, dict[str, Any]]
     edges: list[Edge]
+    #: A node's normal outgoing edges (what node types decide among).
     out_edges: dict[str, list[Edge]] = field(default_factory=dict)
+    #: A node's error edges: followed, instead of the normal ones, when it fails for good.
+    error_edges: dict[str, list[Edge]] = field(default_factory=dict)
+    #: Forward edges into a node, error edges included (each is an arrival like any other).
     in_forward: dict[str, list[Edge]] = field(default_factory=dict)
     loop_head: dict[str, str] = field(default_factory=dict)
     head_loop: dict[str, str] = field(default_factory=dict)
@@ -70,7 +82,18 @@ class Graph:
         return dict(self.nodes[node_id].get("config") or {})
 
     def is_leaf(self, node_id: str) -> bool:
+        """No normal edge leaves the node: its success ends its path (an error edge only
+        continues a failure)."""
         return not self.out_edges.get(node_id)
+
+    def on_error(self, node_id: str) -> str:
+        """The node's ``on_error``: ``fail`` (the default) or ``continue``."""
+        return str(self.nodes[node_id].get("on_error") or "fail")
+
+    def all_out_edges(self, node_id: str) -> list[Edge]:
+        """Every edge leaving ``node_id``, normal and error edges, in document order."""
+        found = self.out_edges.get(node_id, []) + self.error_edges.get(node_id, [])
+        return sorted(found, key=lambda edge: edge.index)
 
     # --- scopes -----------------------------------------------------------------------------
     def entry_scope(self, node_id: str) -> str:
@@ -229,7 +252,15 @@ def build(document: dict[str, Any]) -> tuple[Graph, list[Problem]]:
         seen_pairs.add((raw["from"], raw["to"]))
         if raw["from"] == raw["to"]:
             problems.append(Problem(f"/edges/{index}", "an edge cannot connect a node to itself"))
-        edges.append(Edge(index, raw["from"], raw["to"], raw.get("when") or None))
+        on_error = raw.get("on") == "error"
+        if on_error and raw.get("when"):
+            problems.append(
+                Problem(
+                    f"/edges/{index}/when",
+                    "an error edge takes no condition: it is followed whenever its source fails",
+                )
+            )
+        edges.append(Edge(index, raw["from"], raw["to"], raw.get("when") or None, False, on_error))
     graph = Graph(nodes=nodes, edges=edges)
     if problems:
         return graph, problems
@@ -242,7 +273,8 @@ def build(document: dict[str, Any]) -> tuple[Graph, list[Problem]]:
     _find_map_bodies(graph, document, problems)
     edges = graph.edges
     for edge in edges:
-        graph.out_edges.setdefault(edge.src, []).append(edge)
+        outgoing = graph.error_edges if edge.on_error else graph.out_edges
+        outgoing.setdefault(edge.src, []).append(edge)
         if not edge.back:
             graph.in_forward.setdefault(edge.dst, []).append(edge)
     _check_acyclic(graph, problems)
@@ -292,7 +324,7 @@ def _find_loops(graph: Graph, reverse: dict[str, list[str]], problems: list[Prob
         loop_id: [
             edge
             for edge in graph.edges
-            if edge.src == loop_id and edge.dst in _reach(loop_id, reverse)
+            if edge.src == loop_id and edge.dst in _reach(loop_id, reverse) and not edge.on_error
         ]
         for loop_id in loops
     }
@@ -381,7 +413,7 @@ def _check_acyclic(graph: Graph, problems: list[Problem]) -> None:
     while queue:
         node_id = queue.popleft()
         order.append(node_id)
-        for edge in graph.out_edges.get(node_id, []):
+        for edge in graph.all_out_edges(node_id):
             if edge.back:
                 continue
             indegree[edge.dst] -= 1

@@ -39,7 +39,7 @@ class EdgeLine:
     index: int
     src: str
     dst: str
-    kind: str  # "plain" | "conditional" | "back" | "body"
+    kind: str  # "plain" | "conditional" | "back" | "error" | "body"
     d: str  # SVG path data
     label: str
     title: str  # the full condition or label, for the tooltip
@@ -129,6 +129,11 @@ def _edge_line(edge: Edge, boxes: dict[str, NodeBox], graph: Graph, label: str) 
     if edge.back:
         kind = "back"
         points = _back_arc(src, dst)
+    elif edge.on_error:
+        kind = "error"  # taken only when its source fails for good
+        label = label or "on error"
+        title = title or "taken when this step fails for good"
+        points = _connector(src, dst)
     else:
         kind = "conditional" if conditional else "plain"
         points = _connector(src, dst)

@@ -65,6 +65,9 @@ class Run(models.Model):
     subject = models.CharField(max_length=300, blank=True)  # indexed in Meta (no LIKE index)
     output = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Why a failed run failed: its failing step's class (domain, transient, crash...), or
+    # "rejected" when an approval was rejected and no edge continued it (flows.states).
+    error_class = models.CharField(max_length=20, blank=True)
     # Retries: a new run linked to the failed one; the root names idempotency keys.
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
@@ -277,6 +280,10 @@ class Approval(models.Model):
     )
     resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
     edit_distance = models.PositiveIntegerField(null=True, blank=True)
+    # Review time of the decision (``flows.approvals.review``): ms and where it came from —
+    # "inbox" (measured on screen), "api" (reported by the API client), "" (not measured).
+    review_ms = models.BigIntegerField(null=True, blank=True)
+    review_source = models.CharField(max_length=10, blank=True)
     # Reviewed because earned-autonomy sampling picked it (the rule was on).
     sampled = models.BooleanField(default=False)
     decision_output = models.JSONField(null=True, blank=True)
@@ -378,6 +385,7 @@ class ApprovalNotice(models.Model):
 # Trigger and outcome rows live in their own module; importing them here registers them.
 from flows.guardrails.models import BudgetReservation, PolicyVerdict  # noqa: E402
 from flows.killswitch_models import HeldActivation, KillSwitch  # noqa: E402
+from flows.review_models import ApprovalReview  # noqa: E402
 from flows.roi.models import RoiFact, RoiRollup  # noqa: E402
 from flows.triggers.models import (  # noqa: E402
     Outcome,
@@ -390,6 +398,7 @@ __all__ = [
     "Approval",
     "ApprovalAutonomy",
     "ApprovalNotice",
+    "ApprovalReview",
     "BudgetReservation",
     "EdgeSignal",
     "Flow",

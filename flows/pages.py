@@ -20,7 +20,7 @@ from flows import graph as graphs
 from flows import layout, selectors
 from flows.launch import launch_checklist
 from flows.models import Flow, FlowVersion, Run, Step
-from flows.states import RUN_TERMINAL, RunStatus
+from flows.states import RUN_TERMINAL, RunStatus, StepStatus
 
 #: How a state reads in the UI (colour is never the only signal).
 STATE_LABELS = {"waiting_approval": "waiting for approval"}
@@ -114,9 +114,11 @@ def graph_context(
         nodes.append({"box": box, "state": state, "state_label": label, "runs": runs})
     edges = []
     for edge in drawing.edges:
+        # An error edge is travelled from a failed step, any other from a succeeded one.
+        source_state = "failed" if edge.kind == "error" else "succeeded"
         travelled = bool(
             states
-            and states.get(edge.src) == "succeeded"
+            and states.get(edge.src) == source_state
             and states.get(edge.dst) not in (None, "skipped")
         )
         edges.append({"line": edge, "travelled": travelled})
@@ -187,6 +189,9 @@ class StepRow:
     tokens: str
     cost: str
     error_short: str
+    #: How a failure went on: "error path → fallback" (failed, took its error edges) or
+    #: "continued after error" (``on_error: continue``); "" otherwise.
+    failure_path: str = ""
 
     # Only an opened row shows these; a timeline of hundreds of rows never computes them.
     @property
@@ -199,7 +204,8 @@ class StepRow:
 
 
 def step_row(step: Step, *, run: Run) -> StepRow:
-    node = graphs.for_version(run.version_id, run.version.document).nodes.get(step.node_id, {})
+    graph = graphs.for_version(run.version_id, run.version.document)
+    node = graph.nodes.get(step.node_id, {})
     offset = ""
     if step.started_at and run.started_at:
         ms = max(0, int((step.started_at - run.started_at).total_seconds() * 1000))
@@ -210,6 +216,14 @@ def step_row(step: Step, *, run: Run) -> StepRow:
     error = ""
     if step.error:
         error = f"{step.error_class}: {step.error}" if step.error_class else step.error
+    failure_path = ""
+    if step.status == StepStatus.FAILED and step.taken:
+        targets = [e.dst for e in graph.error_edges.get(step.node_id, []) if e.index in step.taken]
+        failure_path = "error path → " + ", ".join(targets)
+    elif step.status == StepStatus.SUCCEEDED and (step.input or {}).get("on_error") == "continued":
+        failure_path = "continued after error"
+        caught = (step.output or {}).get("error") or {}
+        error = f"{caught.get('class', '')}: {caught.get('message', '')}"
     return StepRow(
         step=step,
         io_url=reverse("step_detail", kwargs={"run_id": step.run_id, "step_id": step.id}),
@@ -222,6 +236,7 @@ def step_row(step: Step, *, run: Run) -> StepRow:
         tokens=tokens,
         cost=format_money(step.cost) if step.cost else "",
         error_short=error if len(error) <= 90 else error[:89] + "…",
+        failure_path=failure_path,
     )
 
 

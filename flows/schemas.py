@@ -76,6 +76,9 @@ class RunOut(Schema):
     subject: str
     output: Any
     error: str
+    # Why a failed run failed: "domain", "transient", "crash", or "rejected" (an approval was
+    # rejected and no edge continued the run); "" otherwise.
+    error_class: str = ""
     retry_of: str | None
     parent_step: int | None
     tokens_in: int
@@ -123,6 +126,8 @@ class ApprovalOut(Schema):
     resolution: str = ""
     edit_distance: int | None = None
     sampled: bool = False
+    review_ms: int | None = None
+    review_source: str = ""
 
 
 class ApprovalListOut(Schema):
@@ -177,6 +182,14 @@ class DecisionIn(Schema):
     )
     send_back: bool = False
     assignee: AssigneeIn | None = None
+    review_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        le=86_400,
+        description="how long the caller reviewed the item, in seconds, as measured by the "
+        "client: recorded as review time reported by the API client; without it the decision's "
+        "review time is not measured (none, not zero)",
+    )
 
 
 class LaunchItemOut(Schema):
@@ -191,6 +204,28 @@ class ValidationOut(Schema):
     valid: bool
     errors: list[dict[str, str]]
     launch: list[LaunchItemOut] = Field(default_factory=list)
+
+
+class DiffChangeOut(Schema):
+    change: Literal["added", "removed", "changed"]
+    item: str
+    keys: list[str] | None = None
+    before: Any = None
+    after: Any = None
+
+
+class DiffSectionOut(Schema):
+    section: str
+    changed: bool
+    changes: list[DiffChangeOut]
+
+
+class DocumentDiffOut(Schema):
+    """``flows.versions.document_diff``: what changed, section by section."""
+
+    base: int
+    changed: bool
+    sections: list[DiffSectionOut]
 
 
 class ErrorDetail(Schema):

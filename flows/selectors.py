@@ -108,6 +108,7 @@ def run_dict(run: Run, *, with_steps: bool = False) -> dict[str, Any]:
         "subject": run.subject,
         "output": run.output,
         "error": run.error,
+        "error_class": run.error_class,
         "retry_of": str(run.retry_of_id) if run.retry_of_id else None,
         "parent_step": run.parent_step_id,
         "tokens_in": run.tokens_in,
@@ -174,6 +175,8 @@ def approval_dict(approval: Approval) -> dict[str, Any]:
         "resolution": approval.resolution,
         "edit_distance": approval.edit_distance,
         "sampled": approval.sampled,
+        "review_ms": approval.review_ms,
+        "review_source": approval.review_source,
     }
 
 

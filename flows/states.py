@@ -36,6 +36,21 @@ class ApprovalStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class ErrorClass(StrEnum):
+    """Why a step or a run failed (``Step.error_class``, ``Run.error_class``).
+
+    ``domain``: bad config or input, a refused request — retrying cannot help. ``transient``:
+    a timeout, a 5xx, a lost connection — retried by the step's policy first. ``crash``: an
+    unclassified exception or a worker lost with its attempts used up. ``rejected``: a person
+    or a deadline rejected an approval (a node's, a policy gate's, a loop's escalation) and
+    nothing continued the run past it (``flows.engine.nodes.approval``)."""
+
+    DOMAIN = "domain"
+    TRANSIENT = "transient"
+    CRASH = "crash"
+    REJECTED = "rejected"
+
+
 class IllegalTransition(Exception):
     """A state change the tables below do not allow."""
 
@@ -68,8 +83,9 @@ STEP_TRANSITIONS: dict[StepStatus | None, frozenset[StepStatus]] = {
     # A step is born queued (crosses the queue), running (inline control node), skipped (dead
     # path) or succeeded (an output reused by a retry run).
     None: frozenset({_S.QUEUED, _S.RUNNING, _S.SKIPPED, _S.SUCCEEDED}),
-    # queued -> failed: attempts exhausted before a claim (a step that keeps killing workers).
-    _S.QUEUED: frozenset({_S.RUNNING, _S.FAILED, _S.CANCELLED}),
+    # queued -> failed: attempts exhausted before a claim (a step that keeps killing workers);
+    # queued -> succeeded: the same, on a node with ``on_error: continue``.
+    _S.QUEUED: frozenset({_S.RUNNING, _S.FAILED, _S.SUCCEEDED, _S.CANCELLED}),
     # running -> queued: a transient failure or a lapsed heartbeat, retried by policy.
     _S.RUNNING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.WAITING, _S.QUEUED, _S.CANCELLED}),
     # waiting -> queued: a step a policy parked runs again once a person approved the call.

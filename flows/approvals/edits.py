@@ -15,6 +15,7 @@ import jsonschema
 
 from agents import tools
 from controlroom import jsondata
+from flows.engine.nodes import join
 
 #: A stored diff is cut here: the history keeps what changed, not whole documents.
 MAX_DIFF_CHARS = 20_000
@@ -197,7 +198,14 @@ def _parse(field: ArgumentField, raw: str) -> Any:
 
 def check_edit(draft: Any, output: Any) -> None:
     """Refuse an edit that changes what kind of thing is approved: a tool call stays a call
-    of the same tool, with arguments its schema and the tool's own checks accept."""
+    of the same tool, with arguments its schema and the tool's own checks accept; a vote tie
+    (``flows.engine.nodes.join``) is decided for one of the tied values."""
+    if join.is_tie_draft(draft):
+        try:
+            join.tie_choice(draft, output)
+        except ValueError as exc:
+            raise EditError(str(exc)) from None
+        return
     if not is_tool_call(draft):
         return
     if not is_tool_call(output) or output["tool"] != draft["tool"]:

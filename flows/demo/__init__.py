@@ -1,4 +1,4 @@
-"""The demo workspace: four flows built from patterns users ask for, on scripted agents.
+"""The demo workspace: five flows built from patterns users ask for, on scripted agents.
 
 `make run` loads it at every start with ``if_changed``: the load is skipped while the files of
 this package (documents, knowledge articles, this loader) match the digest the last load

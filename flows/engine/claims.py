@@ -4,8 +4,8 @@ A worker's claim is a compare-and-set queued → running that bumps ``attempt`` 
 later write of this attempt checks). It is one ``UPDATE … RETURNING`` in its own, durable,
 transaction: the claim is what licenses executing the step's effects. The same statement
 appends the move to the run's history and reads, in the same snapshot, the run, the outputs of
-the run's succeeded steps (what templates see) and the enabled policy rows (what the guard
-enforces) — one round trip where there were eight.
+the run's succeeded steps and the errors of its failed ones (what templates see) and the
+enabled policy rows (what the guard enforces) — one round trip where there were eight.
 
 The claim's history is the ``RunEvent`` row only: picking a step up is a worker's bookkeeping,
 not a decision, so it writes no audit row (every move after it does).
@@ -80,10 +80,15 @@ WITH claimed AS (
 SELECT {_columns(Step, "c", "")}, {_columns(Run, "r", "run__")},
     (SELECT coalesce(jsonb_agg(jsonb_build_array(
                 o.node_id, o.scope, o.id, o.output,
-                CASE WHEN o.node_type = 'agent' THEN o.input->>'agent' END) ORDER BY o.id),
+                CASE WHEN o.node_type = 'agent' AND o.status = %(succeeded)s
+                     THEN o.input->>'agent' END,
+                CASE WHEN o.status = %(failed)s
+                     THEN jsonb_build_object('class', o.error_class, 'message', o.error) END
+            ) ORDER BY o.id),
             '[]'::jsonb)
      FROM {Step._meta.db_table} AS o
-     WHERE o.run_id = c.run_id AND o.status = %(succeeded)s) AS claim__outputs,
+     -- A failed step is here only in a run that went on past it (an error edge).
+     WHERE o.run_id = c.run_id AND o.status IN (%(succeeded)s, %(failed)s)) AS claim__outputs,
     (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'slug', p.slug, 'kind', p.kind, 'verdict', p.verdict, 'reason', p.reason,
                 'config', p.config, 'scope', p.scope, 'target', p.target) ORDER BY p.slug),
@@ -108,6 +113,7 @@ def claim(step_id: int, *, now: datetime, continued: bool = False) -> Claim | No
                 "queued": StepStatus.QUEUED.value,
                 "running": StepStatus.RUNNING.value,
                 "succeeded": StepStatus.SUCCEEDED.value,
+                "failed": StepStatus.FAILED.value,
                 "claimable": [state.value for state in CLAIMABLE_RUN_STATES],
             },
         )
@@ -121,7 +127,10 @@ def claim(step_id: int, *, now: datetime, continued: bool = False) -> Claim | No
     step.run = run  # the step's run is the one read in the same statement
     outputs = context.Outputs()
     calls: dict[str, int] = {}
-    for node_id, scope, output_step_id, output, agent in _json(values["claim__outputs"]):
+    for node_id, scope, output_step_id, output, agent, error in _json(values["claim__outputs"]):
+        if error is not None:
+            outputs.add_error(node_id, scope, output_step_id, error)
+            continue
         outputs.add(node_id, scope, output_step_id, output)
         if agent:
             calls[agent] = calls.get(agent, 0) + 1

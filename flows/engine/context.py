@@ -4,7 +4,9 @@
 ``steps.<id>`` resolves, for a step in scope S, to the succeeded step of that node in the same
 scope if there is one, else the one whose scope shares the longest prefix with S, the latest
 first. So inside a loop the writer of iteration 2 reads the auditor of iteration 1, and after a
-loop ``steps.writer`` is the final draft.
+loop ``steps.writer`` is the final draft. A step that failed for good while its run went on
+(an error edge was taken) is visible the same way, as ``{"output": None, "status": "failed",
+"error": {"class", "message"}}``: that is ``steps.<id>.error`` downstream.
 
 ``feedback`` is defined in a send-back round after the first (``~review#1``...): what the
 person who sent the draft back said — ``{"notes", "decided_by", "round", "previous_draft"}``,
@@ -23,24 +25,32 @@ from flows.states import StepStatus
 
 @dataclass
 class Outputs:
-    """Succeeded step outputs of one run, by node: ``[(scope, step id, output)]``."""
+    """Succeeded step outputs of one run, by node: ``[(scope, step id, output)]``; and the
+    errors of its failed steps, by node: ``[(scope, step id, {"class", "message"})]``."""
 
     by_node: dict[str, list[tuple[str, int, Any]]] = field(default_factory=dict)
+    errors: dict[str, list[tuple[str, int, dict[str, str]]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, run_id: Any) -> Outputs:
         outputs = cls()
         rows = (
-            Step.objects.filter(run_id=run_id, status=StepStatus.SUCCEEDED)
+            Step.objects.filter(run_id=run_id, status__in=[StepStatus.SUCCEEDED, StepStatus.FAILED])
             .order_by("id")
-            .values_list("node_id", "scope", "id", "output")
+            .values_list("node_id", "scope", "id", "output", "status", "error_class", "error")
         )
-        for node_id, scope, step_id, output in rows:
-            outputs.add(node_id, scope, step_id, output)
+        for node_id, scope, step_id, output, status, error_class, error in rows:
+            if status == StepStatus.FAILED:
+                outputs.add_error(node_id, scope, step_id, error_dict(error_class, error))
+            else:
+                outputs.add(node_id, scope, step_id, output)
         return outputs
 
     def add(self, node_id: str, scope: str, step_id: int, output: Any) -> None:
         self.by_node.setdefault(node_id, []).append((scope, step_id, output))
+
+    def add_error(self, node_id: str, scope: str, step_id: int, error: dict[str, str]) -> None:
+        self.errors.setdefault(node_id, []).append((scope, step_id, error))
 
     def visible(self, scope: str) -> dict[str, dict[str, Any]]:
         mine = scope.split("/") if scope else []
@@ -48,7 +58,20 @@ class Outputs:
         for node_id, entries in self.by_node.items():
             best = max(entries, key=lambda entry: (_shared(mine, entry[0]), entry[1]))
             visible[node_id] = {"output": best[2], "status": "succeeded"}
+        for node_id, failures in self.errors.items():
+            failed = max(failures, key=lambda entry: (_shared(mine, entry[0]), entry[1]))
+            succeeded = self.by_node.get(node_id)
+            if succeeded:
+                best = max(succeeded, key=lambda entry: (_shared(mine, entry[0]), entry[1]))
+                if (_shared(mine, best[0]), best[1]) > (_shared(mine, failed[0]), failed[1]):
+                    continue
+            visible[node_id] = {"output": None, "status": "failed", "error": failed[2]}
         return visible
+
+
+def error_dict(error_class: str, message: str) -> dict[str, str]:
+    """A failure as templates see it (``steps.<id>.error``, ``on_error: continue`` output)."""
+    return {"class": error_class, "message": message}
 
 
 def _shared(mine: list[str], other: str) -> tuple[int, int]:

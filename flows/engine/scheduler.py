@@ -31,11 +31,18 @@ from flows import graph as graphs
 from flows.engine import claims, context, continuation, transitions, waits
 from flows.engine.hooks import HOOKS
 from flows.engine.nodes import REGISTRY
-from flows.engine.nodes.base import Done, NodeContext, Requeue, StepError, Wait
+from flows.engine.nodes.base import Done, NodeContext, NodeType, Requeue, StepError, Wait
 from flows.engine.nodes.join import required_arrivals
 from flows.guardrails import gates
 from flows.models import Approval, EdgeSignal, Run, Step
-from flows.states import RUN_TERMINAL, STEP_ACTIVE, ApprovalStatus, RunStatus, StepStatus
+from flows.states import (
+    RUN_TERMINAL,
+    STEP_ACTIVE,
+    ApprovalStatus,
+    ErrorClass,
+    RunStatus,
+    StepStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -236,11 +243,14 @@ class Advance:
         if step is None:
             return True  # already activated elsewhere
         gates.activation_record(activation, run=self.run, step=step)
-        self.fail_step(step, f"blocked by policy {blocked.policy!r}: {blocked.reason}", "domain")
+        # A limit bounds the run's work: no failure path may go on past it.
+        reason = f"blocked by policy {blocked.policy!r}: {blocked.reason}"
+        self.fail_step(step, reason, "domain", recoverable=False)
         return True
 
     def _reusable(self, node_id: str, scope: str) -> Step | None:
-        """In a retry run, the original run's success for this activation, if any."""
+        """In a retry run, the original run's success for this activation, if any. A
+        rejection that no edge continued (what failed the original run) is asked again."""
         if not self.run.retry_of_id:
             return None
         return (
@@ -251,6 +261,7 @@ class Advance:
                 status=StepStatus.SUCCEEDED,
             )
             .exclude(node_type__in=["map"])  # a map is re-gathered from its (reused) items
+            .exclude(node_type="approval", output__decision="rejected", taken=[])
             .first()
         )
 
@@ -323,7 +334,15 @@ class Advance:
         if done.ends_run:
             self.finish(RunStatus.SUCCEEDED, output=done.output)
             return True
-        self._propagate(step, taken, silent=done.silent)
+        if done.rejected is not None:
+            # A rejection no edge continues ends the run (``flows.engine.nodes.approval``).
+            self.finish(RunStatus.FAILED, error=done.rejected, error_class=ErrorClass.REJECTED)
+            return True
+        silent = done.silent
+        if done.send_back_to is not None:
+            # The approval runs again in the next round: its error edges wait for that one.
+            silent = [*silent, *(e.index for e in self.graph.error_edges.get(step.node_id, []))]
+        self._propagate(step, taken, silent=silent)
         if done.send_back_to is not None:
             # A person sent the draft back: its round starts again at its head, as new steps
             # in the round's next scope (``flows.graph``: send-back rounds).
@@ -341,22 +360,76 @@ class Advance:
         )
 
     def fail_step(
-        self, step: Step, message: str, error_class: str, *, attempt: int | None = None
+        self,
+        step: Step,
+        message: str,
+        error_class: str,
+        *,
+        attempt: int | None = None,
+        recoverable: bool = True,
     ) -> bool:
-        """Fail ``step`` for good and, with it, the run. With ``attempt``, only while the step
-        still runs at that attempt; False (nothing changed) when it does not."""
+        """``step`` failed for good (its retries, if any, are used up): follow the node's
+        failure path. With ``attempt``, only while the step still runs at that attempt; False
+        (nothing changed) when it does not.
+
+        The failure path, in order (the document's ``on_error`` and ``"on": "error"`` edges):
+
+        - ``on_error: continue`` — the step *succeeds* with output ``{"error": {"class",
+          "message"}}`` and the flow goes on along its normal edges by the default rule (no
+          condition, or a condition that holds with that output). A condition that cannot be
+          evaluated fails the step for good after all.
+        - error edges — the step is recorded ``failed`` (with the error edges in ``taken``),
+          its error edges are taken and its normal edges are not (dead paths downstream, as
+          for a route not chosen); ``steps.<id>.error`` is ``{"class", "message"}`` for the
+          nodes after it. The run does not fail because of this step: it ends as its other
+          paths decide.
+        - otherwise — the step fails and so does the run, with the step's error class.
+
+        Not ``recoverable`` (a limit policy refused the activation): always the last."""
         message = redact(message)  # stored errors never carry a secret (agents.redaction)
+        where = None if attempt is None else Q(attempt=attempt)
+        if recoverable and self.graph.on_error(step.node_id) == "continue":
+            return self._continue(step, context.error_dict(error_class, message), attempt)
+        routes = [e.index for e in self.graph.error_edges.get(step.node_id, [])]
+        if recoverable and routes and step.node_id not in self.graph.map_body:
+            moved = transitions.step_move(
+                step,
+                StepStatus.FAILED,
+                where=where,
+                error=message,
+                error_class=error_class,
+                taken=routes,
+            )
+            if not moved:
+                return False
+            if self._outputs is not None:  # else read when first needed, this one included
+                self._outputs.add_error(
+                    step.node_id, step.scope, step.id, context.error_dict(error_class, message)
+                )
+            self._propagate(step, routes, silent=[])
+            return True
         moved = transitions.step_move(
-            step,
-            StepStatus.FAILED,
-            where=None if attempt is None else Q(attempt=attempt),
-            error=message,
-            error_class=error_class,
+            step, StepStatus.FAILED, where=where, error=message, error_class=error_class
         )
         if not moved and attempt is not None:
             return False
-        self.finish(RunStatus.FAILED, error=f"step {step.node_id!r} failed: {message}")
+        self.finish(
+            RunStatus.FAILED,
+            error=f"step {step.node_id!r} failed: {message}",
+            error_class=error_class,
+        )
         return True
+
+    def _continue(self, step: Step, error: dict[str, str], attempt: int | None) -> bool:
+        """``on_error: continue``: succeed ``step`` with its error as output (``fail_step``)."""
+        output = {"error": error}
+        try:
+            taken = NodeType.select_edges(REGISTRY[step.node_type], self.node_context(step), output)
+        except StepError as exc:
+            message = f"{error['message']} (and on_error 'continue' could not go on: {exc.message})"
+            return self.fail_step(step, message, error["class"], attempt=attempt, recoverable=False)
+        done = Done(output=output, taken=taken, details={"on_error": "continued"})
+        return self.succeed(step, done, attempt=attempt)
 
     # --- edges ---------------------------------------------------------------------------------
     def _propagate(self, step: Step, taken: list[int], *, silent: list[int]) -> None:
@@ -364,7 +437,8 @@ class Advance:
         if map_node is not None:
             waits.map_item_done(self, step, map_node)
             return
-        for edge in self.graph.out_edges.get(step.node_id, []):
+        # Normal and error edges alike: the ones not taken signal a dead path downstream.
+        for edge in self.graph.all_out_edges(step.node_id):
             if edge.index in silent:
                 continue
             self._signal(edge, step.scope, taken=edge.index in taken, source=step.node_id)
@@ -409,12 +483,15 @@ class Advance:
         if Step.objects.filter(run=self.run, node_id=node_id, scope=scope).exists():
             return
         incoming = self.graph.in_forward.get(node_id, [])
+        # In arrival order: signals are inserted under the run lock, so their ids are the
+        # order the branches completed in (a join ``vote`` breaks ties by it).
         signals = list(
-            EdgeSignal.objects.filter(run=self.run, to_node=node_id, scope=scope).values_list(
-                "edge_index", "taken"
-            )
+            EdgeSignal.objects.filter(run=self.run, to_node=node_id, scope=scope)
+            .order_by("id")
+            .values_list("edge_index", "taken")
         )
-        arrived = [edge.src for edge in incoming if (edge.index, True) in signals]
+        source_of = {edge.index: edge.src for edge in incoming}
+        arrived = [source_of[index] for index, taken in signals if taken and index in source_of]
         pending = len(incoming) - len(signals)
         need = len(incoming)
         if self.graph.node_type(node_id) == "join":
@@ -463,9 +540,11 @@ class Advance:
         if self.run.status == RunStatus.PAUSED:
             return
         busy = any(status != StepStatus.WAITING for status, _ in active)
-        # Agent and tool steps wait only on a person (a policy parked them).
+        # Agent and tool steps wait only on a person (a policy parked them); a join only on a
+        # person breaking a tied vote.
         awaiting_people = any(
-            status == StepStatus.WAITING and node_type in {"approval", "loop", "agent", "tool"}
+            status == StepStatus.WAITING
+            and node_type in {"approval", "loop", "agent", "tool", "join"}
             for status, node_type in active
         )
         target = RunStatus.RUNNING if busy or not awaiting_people else RunStatus.WAITING_APPROVAL
@@ -483,13 +562,19 @@ class Advance:
             return next(iter(leaves.values()))
         return leaves
 
-    def finish(self, status: RunStatus, *, output: Any = None, error: str = "") -> None:
-        """End the run: cancel whatever is still active, then tell a parent run, if any."""
+    def finish(
+        self, status: RunStatus, *, output: Any = None, error: str = "", error_class: str = ""
+    ) -> None:
+        """End the run: cancel whatever is still active, then tell a parent run, if any.
+        A failed run says why in ``error`` and ``error_class`` (``flows.states.ErrorClass``)."""
         self._work.clear()
         if self.run.status in RUN_TERMINAL:
             return
         cancel_active(self.run, reason=f"run {status}")
-        transitions.run_move(self.run, status, output=output, error=error)
+        fields: dict[str, Any] = {"output": output, "error": error}
+        if error_class:
+            fields["error_class"] = error_class
+        transitions.run_move(self.run, status, **fields)
         # Event triggers: flows watching this one start after commit (flows.triggers.events).
         transaction.on_commit(functools.partial(run_finished_after_commit, self.run.id))
         if self.run.parent_step_id:
@@ -523,7 +608,18 @@ def subflow_done(child: Run) -> None:
     waits.resume(
         parent,
         parent_step,
-        {"status": child.status, "output": child.output, "error": child.error},
+        {
+            "status": child.status,
+            "output": child.output,
+            "error": child.error,
+            # What the child (and its own children) spent: the subflow step bills it.
+            "usage": {
+                "flow": child.flow.slug,
+                "tokens_in": child.tokens_in,
+                "tokens_out": child.tokens_out,
+                "cost": str(child.cost),
+            },
+        },
     )
     parent.drain()
 

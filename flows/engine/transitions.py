@@ -4,6 +4,16 @@ Every change is a compare-and-set (``filter(id=…, status=expected).update(…)
 the caller lost a race and must not act), is checked against ``flows.states``, appends a
 ``RunEvent`` in the same transaction, and publishes a bus event after commit.
 
+How a run ends (decided by ``flows.engine.scheduler.Advance``, written here): ``succeeded``
+when nothing is left to run (or an ``end`` node finished it); ``failed`` when a step fails for
+good and its node has no failure path (``on_error: continue`` or an ``"on": "error"`` edge —
+``Advance.fail_step``), with the step's class in ``Run.error_class``; ``failed`` with class
+``rejected`` and the reason as ``Run.error`` when an approval is rejected (by a person or a
+deadline) and none of the approval node's outgoing edges is taken (``flows.engine.nodes.
+approval``). A step that failed and took an error edge stays ``failed``; one that continued
+on error is ``succeeded`` with ``{"error": {"class", "message"}}`` as output and
+``{"on_error": "continued"}`` in its input. Neither fails the run.
+
 The audit log (``agents.audit``) gets a row for every transition except the two that only
 schedule work: a step created ``queued`` and a worker's claim of it (queued → running). Both
 stay in the run's history (``RunEvent``); every outcome that follows is audited.

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agents.models import Effect, MemoryEntry, Record, ToolCall
+from agents.models import Effect, MemoryEntry, OutboxMessage, Record, ToolCall
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
 from flows import demo as demo_module
@@ -20,7 +20,7 @@ from flows.demo import demo_documents, demo_load
 from flows.engine import runs
 from flows.models import Approval, Flow, Step
 from tests.support.approvals import shown
-from tests.support.flows import _family, drive
+from tests.support.flows import _family, drive, save, wait_terminal
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def workspace(settings, tmp_path):
 def test_load_demo_is_idempotent(workspace):
     again = demo_load(password="demo-password-1")
     assert again.flows_saved == []
-    assert Flow.objects.count() == 4
+    assert Flow.objects.count() == len(demo_documents())
     assert all(flow.live_version is not None for flow in Flow.objects.all())
 
 
@@ -99,7 +99,7 @@ def _writes(queries) -> list[str]:
 
 def test_a_second_start_loads_nothing_when_the_demo_is_unchanged(data_dir):
     first = demo_load(if_changed=True)
-    assert not first.skipped and len(first.flows_saved) == 4
+    assert not first.skipped and len(first.flows_saved) == len(demo_documents())
     with CaptureQueriesContext(connection) as queries:
         second = demo_load(if_changed=True)
     assert second.skipped
@@ -142,3 +142,23 @@ def test_an_explicit_password_is_always_applied(data_dir):
     report = demo_load(password="chosen-password-1", if_changed=True)
     assert not report.skipped
     assert get_user_model().objects.get(username="admin").check_password("chosen-password-1")
+
+
+# committed rows: the steps run on the shared worker process, on its own connection
+@pytest.mark.django_db(transaction=True)
+def test_debate_and_consensus_runs_end_to_end_on_real_workers(celery_worker):
+    template = next(d for d in demo_documents() if d["slug"] == "debate-and-consensus")
+    flow = save(template)
+    run, _ = runs.run_start(flow=flow, input=template["sample_input"])
+    run = wait_terminal(run, timeout=90)
+    assert run.status == "succeeded", run.error
+    verdict = run.output["verdict"]
+    assert verdict["winner"] == "yes"
+    assert verdict["votes"] == {"yes": 2, "no": 1}
+    assert verdict["dissent"] == ["skeptic"]
+    assert run.output["report"] == (
+        "Motion: Should we offer a free tier? Verdict: yes, 2 of 3 votes. Dissent: skeptic."
+    )
+    debaters = Step.objects.filter(run=run, node_id__in=["optimist", "skeptic", "economist"])
+    assert sorted(debaters.values_list("status", flat=True)) == ["succeeded"] * 3
+    assert OutboxMessage.objects.filter(to="board@example.com").count() == 1

@@ -53,6 +53,7 @@ STEP_ALLOWED: set[tuple[StepStatus | None, StepStatus]] = {
     (None, S.SUCCEEDED),
     (S.QUEUED, S.RUNNING),
     (S.QUEUED, S.FAILED),
+    (S.QUEUED, S.SUCCEEDED),  # attempts used up before a claim, on_error: continue
     (S.QUEUED, S.CANCELLED),
     (S.RUNNING, S.SUCCEEDED),
     (S.RUNNING, S.FAILED),

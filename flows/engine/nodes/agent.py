@@ -7,7 +7,10 @@ the model (``StepGuard.at_rest``).
 The agent may call its allowed tools over several model turns; each call is recorded as an
 ``agents.models.ToolCall`` of this step and attempt, keyed so that a retried step replays
 effects from the ledger instead of repeating them. The step's usage is the model that gave the
-accepted answer and the tokens and cost of every stage tried.
+accepted answer and the tokens and cost of every stage tried; the step's ``routing`` details
+hold each stage's own model, tokens and cost, which ROI and the metrics bill per model
+(``flows.roi.facts.step_usage_by_model``). A stage whose provider fails hands over to the next
+stage; only the last stage's failure is the step's (``agents.runtime``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from flows.engine.nodes.base import (
     Done,
     NodeContext,
     NodeType,
+    Rejected,
     Requeue,
     TransientError,
     Usage,
@@ -102,7 +106,7 @@ class AgentNode(NodeType):
 
     def resume(self, ctx: NodeContext, payload: dict[str, Any]) -> Done | Requeue:
         """A policy parked this step: approved, it runs again (and the approved call or
-        answer passes); rejected, it fails with the approver's reason."""
+        answer passes); rejected, it fails (class ``rejected``) with the approver's reason."""
         return policy_resume(ctx, payload)
 
 
@@ -111,7 +115,7 @@ def policy_resume(ctx: NodeContext, payload: dict[str, Any]) -> Done | Requeue:
     who = payload.get("decided_by") or "the system"
     if payload.get("decision") != "approved":
         reason = payload.get("reason") or "no reason given"
-        raise DomainError(f"a policy gate was rejected by {who}: {reason}")
+        raise Rejected(f"a policy gate was rejected by {who}: {reason}")
     gate = ctx.step_input.get("policy_gate") or {}
     if gate.get("key") == "output":  # the gated answer itself, as approved (or edited)
         return Done(output=payload.get("output"))
@@ -122,6 +126,8 @@ def _recall(spec: dict[str, Any], ctx: NodeContext) -> tuple[str | None, list[di
     """The agent's memory key for this run and what it remembers there, newest first.
 
     Memory is per subject across flows: a later run of any flow with the same key reads it.
+    What this run wrote itself is not recalled (``agents.memory``: a run's own writes are not
+    history).
     """
     try:
         key = memory.memory_key(
@@ -129,7 +135,9 @@ def _recall(spec: dict[str, Any], ctx: NodeContext) -> tuple[str | None, list[di
         )
     except expressions.ExpressionError as exc:
         raise DomainError(str(exc)) from exc
-    return key, (memory.memory_recall(key=key, limit=5) if key else [])
+    if not key:
+        return key, []
+    return key, memory.memory_recall(key=key, limit=5, exclude_run_id=_uuid(ctx.run_id))
 
 
 def _uuid(value: str) -> Any:

@@ -5,6 +5,22 @@ The run holds no worker while it waits. On approval, the edges without a conditi
 followed; edges with a condition (``steps.review.output.decision == 'rejected'``) are checked
 either way, so a flow can route rejections somewhere.
 
+Rejections: a rejection (by a person, or by a deadline with ``on_deadline: reject`` or after an
+escalation) that *no edge continues* — none of the node's outgoing edges is taken: no edge has
+a condition that holds for the rejected output — ends the run ``failed`` with error class
+``rejected`` and the reason as its error (the approver's reason, or the deadline's). Whatever
+else the run was doing is cancelled, as when a step fails; nothing after the approval runs. A
+rejection some edge continues is an ordinary step result: the step succeeds, with
+``decision: "rejected"`` in its output, and the run goes on along the edges taken. The approval
+step itself always succeeds (a person decided): its output keeps the decision. Not a
+rejection here: a send-back (the round starts again) and an item of a ``map`` (the map
+gathers the rejected output with the others and goes on).
+
+Failures: the node itself can fail (a template that does not render...). Its error edges
+(``"on": "error"``) route that failure; ``on_error: continue`` is refused on this node type,
+since going on along its edges would pass the draft unreviewed. A rejection is not a failure:
+error edges and ``on_error`` never apply to it.
+
 What is reviewed: ``draft`` (a template, by default the previous step's output), or an exact
 tool call — ``tool`` plus its templated ``arguments`` — shown as ``{"tool", "arguments"}`` with
 a form generated from the tool's argument schema.
@@ -51,6 +67,8 @@ class ApprovalNode(NodeType):
     description = (
         "A person approves, edits, rejects or sends back the draft before the flow goes on."
     )
+    # Going on along its edges after it failed would pass the draft unreviewed.
+    continues_on_error = False
     schema = object_schema(
         {
             "title": {"type": "string", "format": "template", "maxLength": 300},
@@ -187,7 +205,10 @@ class ApprovalNode(NodeType):
             if (edge.when is None and approved)
             or (edge.when is not None and ctx.evaluate(edge.when, extra))
         ]
-        return Done(output=output, taken=taken)
+        rejected = None
+        if decision == "rejected" and not taken and ctx.node_id not in ctx.graph.map_body:
+            rejected = str(payload.get("reason") or f"approval {ctx.node_id!r} was rejected")
+        return Done(output=output, taken=taken, rejected=rejected)
 
 
 def round_number(ctx: NodeContext) -> int:

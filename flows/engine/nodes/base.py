@@ -42,6 +42,13 @@ class TransientError(StepError):
     error_class = "transient"
 
 
+class Rejected(StepError):
+    """A person or a deadline rejected what this step needed approved (a policy gate, a
+    loop's escalation): the step fails with class ``rejected``."""
+
+    error_class = "rejected"
+
+
 class Superseded(TransientError):
     """This attempt no longer owns its step (the reconciler requeued it, or the run was
     cancelled): it must stop before calling anything more. Its result would be discarded by
@@ -78,6 +85,9 @@ class Done:
     #: An approval sent back: start its send-back round again at this node (the round's head),
     #: in the round's next scope. Its own edges stay silent.
     send_back_to: str | None = None
+    #: An approval rejected (by a person or a deadline) that took none of its edges: the run
+    #: ends ``failed`` with class ``rejected`` and this message (``nodes.approval``).
+    rejected: str | None = None
 
 
 @dataclass
@@ -216,6 +226,11 @@ class NodeType:
     queued: ClassVar[bool] = False
     #: Carries side effects: gets an idempotency key and a retry policy.
     default_max_attempts: ClassVar[int] = 1
+    #: Failure paths (``flows.engine.scheduler.Advance.fail_step``): whether the node may say
+    #: ``on_error: continue`` (go on along its normal edges with ``{"error": …}`` as output),
+    #: and whether it may have ``"on": "error"`` edges. The validator refuses the others.
+    continues_on_error: ClassVar[bool] = True
+    routes_errors: ClassVar[bool] = True
 
     def run(self, ctx: NodeContext) -> Outcome:
         """Decide (inline) or execute (queued) the node. Raise ``StepError`` to fail it."""
@@ -256,6 +271,9 @@ class NodeType:
             "description": self.description,
             "queued": self.queued,
             "config_schema": self.schema,
+            # The node-level failure keys it accepts (beside ``config``).
+            "on_error": ["fail", "continue"] if self.continues_on_error else ["fail"],
+            "error_edges": self.routes_errors,
         }
 
 

@@ -16,6 +16,7 @@ from flows.engine.nodes.base import (
     Done,
     NodeContext,
     NodeType,
+    Rejected,
     Wait,
     object_schema,
 )
@@ -26,6 +27,10 @@ class LoopNode(NodeType):
     type = "loop"
     title = "Loop"
     description = "Repeat the body until a condition holds or N iterations; then exit or escalate."
+    # Its edges are its own decision (go round or exit): a failure (``on_max: fail``, a
+    # rejected escalation) fails the run. Failure paths belong on the body's nodes.
+    continues_on_error = False
+    routes_errors = False
     schema = object_schema(
         {
             "until": {"type": "string", "format": "condition", "minLength": 1},
@@ -75,7 +80,7 @@ class LoopNode(NodeType):
         back, exits = self._split(ctx)
         if payload.get("decision") != "approved":
             reason = payload.get("reason") or "no reason given"
-            raise DomainError(f"escalation of loop {ctx.node_id!r} was rejected: {reason}")
+            raise Rejected(f"escalation of loop {ctx.node_id!r} was rejected: {reason}")
         output = {
             "iterations": ctx.step_input.get("iterations"),
             "exit": "escalation_approved",

@@ -10,6 +10,8 @@ class ParallelNode(NodeType):
     title = "Parallel"
     description = "Fan out: every outgoing branch runs at the same time."
     schema = object_schema({})
+    # It only fans out: nothing in it can fail, so there is no error to route.
+    routes_errors = False
 
     def run(self, ctx: NodeContext) -> Done:
         return Done(

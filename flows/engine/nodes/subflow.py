@@ -1,7 +1,16 @@
-"""``subflow``: run another flow as one step and use its output. Inline; the child is a Run."""
+"""``subflow``: run another flow as one step and use its output. Inline; the child is a Run.
+
+Roll-up: when the child succeeds, the subflow step's usage is the child run's tokens and cost
+(which already hold its own subflows'), billed under model ``subflow:<child flow slug>``. The
+engine adds a step's usage to its run's totals under the run's row lock, so a parent run's
+tokens and cost include its children's, and its flow's ROI counts them (``flows.roi``). Its
+duration spans the child's, since the step waits for it. A child that fails or is cancelled
+fails the step; what it spent stays on the child run and the child flow's ROI only.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flows.engine.nodes.base import (
@@ -10,6 +19,7 @@ from flows.engine.nodes.base import (
     NodeContext,
     NodeType,
     SubflowRequest,
+    Usage,
     Wait,
     object_schema,
 )
@@ -47,7 +57,23 @@ class SubflowNode(NodeType):
         if payload.get("status") != "succeeded":
             status, error = payload.get("status"), payload.get("error", "")
             raise DomainError(f"subflow {ctx.config['flow']!r} {status}: {error}")
-        return Done(output=payload.get("output"))
+        return Done(output=payload.get("output"), usage=_usage(payload.get("usage")))
+
+
+def _usage(spent: Any) -> Usage:
+    """The child's totals as this step's usage (nothing when the payload carries none)."""
+    if not isinstance(spent, dict):
+        return Usage()
+    try:
+        cost = Decimal(str(spent.get("cost") or 0))
+    except InvalidOperation:
+        cost = Decimal(0)
+    return Usage(
+        model=f"subflow:{spent.get('flow', '')}"[:120],
+        tokens_in=int(spent.get("tokens_in") or 0),
+        tokens_out=int(spent.get("tokens_out") or 0),
+        cost=cost,
+    )
 
 
 NODE = SubflowNode()

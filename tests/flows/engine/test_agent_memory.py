@@ -42,3 +42,31 @@ def test_memory_is_per_subject():
     drive(runs.run_start(flow=flow, input={"email": "ada@example.com"})[0])
     other = drive(runs.run_start(flow=flow, input={"email": "grace@example.com"})[0])
     assert other.output == "0 things remembered"
+
+
+def test_what_the_run_itself_wrote_is_not_presented_as_history():
+    greeting = "{{ 'Good to hear from you again' if memory else 'Nice to meet you' }}"
+    flow = save(
+        document(
+            "first-contact",
+            [
+                node("qualify", "agent", agent="rep", prompt="Qualify {{ input.email }}"),
+                node("greet", "agent", agent="rep", prompt="Greet {{ input.email }}"),
+            ],
+            [("qualify", "greet")],
+            subject="{{ input.email }}",
+            agents=[scripted("rep", "Qualified", greeting, memory_scope="contact:{{ subject }}")],
+        )
+    )
+    first = drive(runs.run_start(flow=flow, input={"email": "new@example.com"})[0])
+    assert first.status == "succeeded", first.error
+    assert first.output == "Nice to meet you"  # the qualify step's own entry is not history
+    greet = Step.objects.get(run=first, node_id="greet")
+    assert greet.input["memory"] == []
+    assert MemoryEntry.objects.filter(run_id=first.id).count() == 2
+    # A later run of the same subject does have history: both entries of the first run.
+    second = drive(runs.run_start(flow=flow, input={"email": "new@example.com"})[0])
+    qualify = Step.objects.get(run=second, node_id="qualify")
+    assert [entry["run_id"] for entry in qualify.input["memory"]] == [str(first.id)] * 2
+    greet = Step.objects.get(run=second, node_id="greet")
+    assert {entry["run_id"] for entry in greet.input["memory"]} == {str(first.id)}
