@@ -88,8 +88,7 @@ def outcome_create(request: HttpRequest, payload: OutcomeIn) -> Any:
 
 
 def _outcome_error(request: HttpRequest, exc: outcomes.OutcomeError) -> HttpResponse:
-    code = "not_found" if exc.status == 404 else "invalid"
-    return error_response(request, exc.status, code, exc.message, exc.details)
+    return error_response(request, exc.status, exc.code, exc.message, exc.details)
 
 
 @router.get("/outcomes", response={200: OutcomeListOut, **ERRORS})

@@ -35,5 +35,6 @@ def _engine_hooks_register() -> None:
     )
     # In this order: the run's trace span, then the runs its end starts.
     hooks.register(run_finished=traces.run_trace_end)
+    traces.run_lineage_register()
     hooks.register(run_finished=events.run_finished_after_commit)
     notices.notice_queue_register(tasks.approval_notice_send_later)

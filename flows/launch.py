@@ -85,9 +85,42 @@ def _action(document: dict[str, Any]) -> LaunchItem:
     return LaunchItem("action", "Action", True, message, {"panel": "node", "node": first})
 
 
+def _outcome_metric(document: dict[str, Any]) -> str | None:
+    """The outcome metric the flow's results are measured by (``feedback.outcome``, else
+    ``roi.success_outcome``), or None when neither names one."""
+    for block, name in (("feedback", "outcome"), ("roi", "success_outcome")):
+        section = document.get(block)
+        value = section.get(name) if isinstance(section, dict) else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _subject_missing(document: dict[str, Any]) -> LaunchItem | None:
+    """Outcomes are reported about a subject and attach to that subject's run, so a flow whose
+    success is an outcome needs a top-level ``subject`` template; without one every outcome
+    would match no run (``outcome_record`` refuses those with ``no_matching_run``)."""
+    metric = _outcome_metric(document)
+    subject = document.get("subject")
+    if metric is None or (isinstance(subject, str) and subject.strip()):
+        return None
+    return LaunchItem(
+        "feedback",
+        "Feedback",
+        False,
+        f"Outcome {metric!r} is reported by subject, but the flow has no subject: set a "
+        "subject template (e.g. {{ input.email }}) so outcomes find their run.",
+        {"panel": "feedback", "pointer": "/subject"},
+    )
+
+
 def _feedback(document: dict[str, Any]) -> LaunchItem:
     """Feedback is an approval node (a human sees each case) or a declared outcome metric
-    (``feedback.outcome``, reported later through the outcomes API)."""
+    (``feedback.outcome``, reported later through the outcomes API). A flow whose success is
+    an outcome (``feedback.outcome`` or ``roi.success_outcome``) also needs a ``subject``."""
+    missing_subject = _subject_missing(document)
+    if missing_subject is not None:
+        return missing_subject
     nodes = _nodes(document)
     approvals = [str(n.get("id", "")) for n in nodes if n.get("type") == "approval"]
     feedback = document.get("feedback")

@@ -24,10 +24,13 @@ MAX_ABS_VALUE = Decimal("1e14")
 class OutcomeError(Exception):
     """An outcome cannot be recorded as given (a 4xx for the caller)."""
 
-    def __init__(self, message: str, *, pointer: str = "", status: int = 400) -> None:
+    def __init__(
+        self, message: str, *, pointer: str = "", status: int = 400, code: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.code = code or ("not_found" if status == 404 else "invalid")
         self.details = [{"pointer": pointer, "message": message}] if pointer else []
 
 
@@ -49,7 +52,7 @@ def _decimal(value: Any) -> Decimal:
     return number.quantize(Decimal("0.000001"))
 
 
-def _run_for(*, subject: str, run_id: Any, flow: Flow | None) -> Run | None:
+def _run_for(*, subject: str, run_id: Any, flow: Flow | None) -> Run:
     if run_id is not None:
         try:
             run_uuid = uuid.UUID(str(run_id))
@@ -65,7 +68,17 @@ def _run_for(*, subject: str, run_id: Any, flow: Flow | None) -> Run | None:
     runs = Run.objects.filter(subject=subject)
     if flow is not None:
         runs = runs.filter(flow=flow)
-    return runs.order_by("-created_at").first()
+    run = runs.order_by("-created_at").first()
+    if run is None:
+        within = f" of flow {flow.slug!r}" if flow is not None else ""
+        raise OutcomeError(
+            f"no run{within} worked on subject {subject!r}: an outcome must attach to a run "
+            "(give run_id, or set the flow's subject template so its runs carry the subject)",
+            pointer="/subject",
+            status=422,
+            code="no_matching_run",
+        )
+    return run
 
 
 def outcome_record(
@@ -82,7 +95,11 @@ def outcome_record(
     """Record an outcome for ``subject`` and attach it to the run it belongs to (``run_id``,
     else the subject's latest run, within ``flow_slug`` when given); the run's history notes
     it. Idempotent by ``event_key``: a repeat returns the first outcome and records nothing.
-    Raises ``OutcomeError`` for invalid input (with a JSON pointer) or an unknown run/flow."""
+    Raises ``OutcomeError`` for invalid input (with a JSON pointer) or an unknown run/flow.
+
+    Every outcome attaches to a run: when no run is named and no run (of the flow, if named)
+    carries ``subject``, nothing is recorded and ``OutcomeError`` says so with status 422 and
+    code ``no_matching_run`` (an outcome that counted nowhere must not look accepted)."""
     if event_key:
         existing = Outcome.objects.filter(event_key=event_key).first()
         if existing is not None:
@@ -103,7 +120,7 @@ def outcome_record(
         if flow is None:
             raise OutcomeError(f"no flow {flow_slug!r}", pointer="/flow", status=404)
     run = _run_for(subject=subject, run_id=run_id, flow=flow)
-    if run is not None and run.subject and run.subject != subject:
+    if run.subject and run.subject != subject:
         raise OutcomeError("the run worked on another subject", pointer="/run_id")
     try:
         with transaction.atomic():
@@ -112,18 +129,17 @@ def outcome_record(
                 metric=metric,
                 value=number,
                 run=run,
-                flow=flow or (run.flow if run else None),
+                flow=flow or run.flow,
                 occurred_at=when,
                 source=source,
                 event_key=event_key or None,
             )
-            if run is not None:
-                transitions.run_note(
-                    run,
-                    "outcome.recorded",
-                    {"outcome_id": outcome.id, "metric": metric, "value": str(number)},
-                )
-                roi_facts.fact_outcome_recorded(outcome)
+            transitions.run_note(
+                run,
+                "outcome.recorded",
+                {"outcome_id": outcome.id, "metric": metric, "value": str(number)},
+            )
+            roi_facts.fact_outcome_recorded(outcome)
             # Event triggers watching this metric start after commit (flows.triggers.events).
             transaction.on_commit(functools.partial(_recorded, outcome.id))
     except IntegrityError:

@@ -1,6 +1,10 @@
 """The engine's side of tracing (``controlroom.observability.tracing``): the run's root span,
 emitted when the run ends, with the spans of the steps that ran inline (control nodes never
-cross the queue, so no worker recorded them; their rows hold their times)."""
+cross the queue, so no worker recorded them; their rows hold their times).
+
+A subflow's child run is part of its parent's trace: ``run_lineage`` (registered with the
+tracing module) tells it a run's top-level ancestor, whose uuid is the trace id of the whole
+family, and its parent run, whose span is the parent of the child run's span."""
 
 from __future__ import annotations
 
@@ -13,6 +17,21 @@ from flows.models import Run, Step
 from flows.states import RunStatus, StepStatus
 
 logger = logging.getLogger(__name__)
+
+
+def run_lineage(run_id: Any) -> tuple[Any, Any | None]:
+    """``(top-level ancestor run id, parent run id or None)`` of a run: one indexed read per
+    level of subflow nesting (the tracing module caches it: a run's lineage never changes)."""
+    parent = Run.objects.filter(id=run_id).values_list("parent_step__run_id", flat=True).first()
+    if parent is None:
+        return run_id, None
+    root, _ = run_lineage(parent)
+    return root, parent
+
+
+def run_lineage_register() -> None:
+    """Let the tracing module place child runs in their parent's trace."""
+    tracing.lineage_register(run_lineage)
 
 
 def run_trace_end(*, run_id: Any) -> None:

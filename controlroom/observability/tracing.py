@@ -11,17 +11,23 @@ around: it is *derived* from the run's uuid. The trace id is the uuid's 128 bits
 span's id the first 64 bits of ``sha256("run:" + uuid)``; every process computes the same
 parent for a step's span. The run span itself is emitted once, when the run ends, with the
 run's real start and end times (``run_span``).
+
+A subflow's child run belongs to its parent's trace: the trace id of every run in a family is
+the top-level run's, and a child run's span is a child of its parent run's span. The family is
+learnt through a hook the app registers (``lineage_register``; this package imports no app),
+asked only while tracing is on and cached per process (a run's lineage never changes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -117,9 +123,32 @@ def run_span_id_of(run_id: Any) -> int:
     return int.from_bytes(digest[:8], "big") or 1
 
 
+#: ``run id -> (top-level run id, parent run id or None)``; a run is its own root without it.
+_lineage: list[Callable[[Any], tuple[Any, Any | None]]] = []
+
+
+def lineage_register(resolve: Callable[[Any], tuple[Any, Any | None]]) -> None:
+    """Install the function that tells a run's top-level ancestor and parent run (once)."""
+    _lineage[:] = [resolve]
+    _lineage_of.cache_clear()
+
+
+@functools.lru_cache(maxsize=4096)
+def _lineage_of(run_id: str) -> tuple[str, str | None]:
+    if not _lineage:
+        return run_id, None
+    root, parent = _lineage[0](run_id)
+    return str(root), (str(parent) if parent is not None else None)
+
+
+def run_trace_id(run_id: Any) -> int:
+    """The trace id of ``run_id``'s family: its top-level ancestor's uuid."""
+    return trace_id_of(_lineage_of(str(run_id))[0])
+
+
 def _run_parent(run_id: Any) -> Any:
     parent = SpanContext(
-        trace_id=trace_id_of(run_id),
+        trace_id=run_trace_id(run_id),
         span_id=run_span_id_of(run_id),
         is_remote=True,
         trace_flags=TraceFlags(TraceFlags.SAMPLED),
@@ -217,18 +246,23 @@ def run_span(
     failed: bool,
     children: Sequence[PastSpan] = (),
 ) -> None:
-    """Emit the run's root span (with its derived trace and span ids) once the run ended, and
-    the spans of its inline steps as its children."""
+    """Emit the run's span (with its derived trace and span ids) once the run ended, and the
+    spans of its inline steps as its children. A top-level run's span is the trace's root; a
+    child run's span is a child of its parent run's span, in the parent's trace."""
     tracer = _tracer()
     if tracer is None:
         return
-    trace_token = _forced_trace.set(trace_id_of(run_id))
+    _, parent_run = _lineage_of(str(run_id))
+    # Not the caller's current span: the run's place in its family decides its parent.
+    context = (
+        _run_parent(parent_run)
+        if parent_run is not None
+        else trace.set_span_in_context(trace.INVALID_SPAN)
+    )
+    trace_token = _forced_trace.set(run_trace_id(run_id))
     span_token = _forced_span.set(run_span_id_of(run_id))
     try:
-        # An empty context: the run span is a root, whatever span is current in the caller.
-        root = tracer.start_span(
-            name, context=trace.set_span_in_context(trace.INVALID_SPAN), start_time=_ns(start)
-        )
+        root = tracer.start_span(name, context=context, start_time=_ns(start))
     finally:
         _forced_span.reset(span_token)
         _forced_trace.reset(trace_token)

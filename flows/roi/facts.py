@@ -13,6 +13,7 @@ and every read adds the few facts not folded yet, so dashboards are never behind
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +23,7 @@ from agents.models import ToolCall
 from controlroom import batch
 from flows.models import Approval, Outcome, Run, Step
 from flows.roi.models import BUCKET_BOUNDS_MS, MEASURES, Grain
+from flows.roi.sketch import sketch_key
 
 _STATUS_FIELD = {
     "succeeded": "ok",
@@ -40,16 +42,18 @@ _RESOLUTION_FIELD = {
     Approval.Resolution.CANCELLED: "cancelled",
 }
 HUMAN_RESOLUTIONS = frozenset({"approved", "edited", "rejected", "sent_back"})
+_REVIEW_FIELD = {"inbox": "reviewed", "api": "reported"}
 REASON_MAX = 200
 
 
-_COLUMNS = ("run_id", "grain", "key", "key2", *MEASURES)
+_COLUMNS = ("run_id", "grain", "key", "key2", *MEASURES, "sketch")
 _INSERT = f"INSERT INTO flows_roifact ({', '.join(_COLUMNS)}) VALUES "
 
 
 def _record(*facts: tuple[Any, str, str, str, dict[str, Any]]) -> None:
     """INSERT ``(run_id, grain, key, key2, measures)`` facts in one statement (measures not
-    named are zero). Plain SQL: this runs once per step on the engine's hot path, and building
+    named are zero; ``sketch``, a dict, is the durations' sketch, empty when not named).
+    Plain SQL: this runs once per step on the engine's hot path, and building
     model instances of ~50 fields cost more than the insert itself. The zeros are written into
     the statement, so it carries a handful of parameters (a driver parses a statement with
     few parameters once and caches it; one with ~50 it parses every time)."""
@@ -66,6 +70,11 @@ def _record(*facts: tuple[Any, str, str, str, dict[str, Any]]) -> None:
                 params.append(measures[name])
             else:
                 placeholders.append("0")
+        if measures.get("sketch"):
+            placeholders.append("%s::jsonb")
+            params.append(json.dumps(measures["sketch"]))
+        else:
+            placeholders.append("'{}'::jsonb")
         rows.append(f"({', '.join(placeholders)})")
     batch.execute(_INSERT + ", ".join(rows), params)  # with the transaction's history rows
 
@@ -86,6 +95,7 @@ def _duration(fields: dict[str, Any], ms: int | None) -> None:
         fields["duration_ms"] = ms
         fields["durations"] = 1
         fields[bucket_field(ms)] = 1
+        fields["sketch"] = {sketch_key(ms): 1}
 
 
 def fact_step_finished(step: Step) -> None:
@@ -105,12 +115,7 @@ def fact_step_finished(step: Step) -> None:
         _duration(node, _ms(step.started_at, step.finished_at))
     facts = [(step.run_id, Grain.NODE, step.node_id, step.node_type, node)]
     if step.tokens_in or step.tokens_out or step.cost:
-        spec = step.input.get("agent_spec") if isinstance(step.input, dict) else None
-        agent = str(spec.get("slug", "")) if isinstance(spec, dict) else ""
-        usage = {"n": 1, "tokens_in": step.tokens_in, "tokens_out": step.tokens_out}
-        facts.append(
-            (step.run_id, Grain.USAGE, agent, step.model or "", usage | {"cost": step.cost})
-        )
+        facts += [(step.run_id, Grain.USAGE, *usage) for usage in step_usage_by_model(step)]
     # Only an agent step that called tools (its recorded answer says so) has rows to read.
     if step.node_type == "agent" and isinstance(step.input, dict) and step.input.get("tool_calls"):
         calls: dict[str, dict[str, Any]] = {}
@@ -120,6 +125,42 @@ def fact_step_finished(step: Step) -> None:
             sums["cost"] += cost
         facts += [(step.run_id, Grain.TOOL, tool, "", sums) for tool, sums in calls.items()]
     _record(*facts)
+
+
+def step_usage_by_model(step: Step) -> list[tuple[str, str, dict[str, Any]]]:
+    """A step's model usage as ``(agent, model, {n, tokens_in, tokens_out, cost})`` entries,
+    each billed to the model that was actually called: one per stage of the agent's cascade
+    that used anything (its ``routing`` entries in the step's input, a stage that failed or
+    used nothing aside), so a cheap model's call is not billed to the stronger model that
+    answered last. A step without routing entries, or whose entries do not add up to its
+    totals (an answer a person approved in place of the model's), is one entry on
+    ``step.model``."""
+    details = step.input if isinstance(step.input, dict) else {}
+    spec = details.get("agent_spec")
+    agent = str(spec.get("slug", "")) if isinstance(spec, dict) else ""
+    whole = {"n": 1, "tokens_in": step.tokens_in, "tokens_out": step.tokens_out}
+    single = [(agent, step.model or "", whole | {"cost": step.cost})]
+    routing = details.get("routing")
+    if not isinstance(routing, list) or not routing:
+        return single
+    entries: list[tuple[str, str, dict[str, Any]]] = []
+    try:
+        for stage in routing:
+            usage = {
+                "n": 1,
+                "tokens_in": int(stage.get("tokens_in") or 0),
+                "tokens_out": int(stage.get("tokens_out") or 0),
+                "cost": Decimal(str(stage.get("cost") or 0)),
+            }
+            if usage["tokens_in"] or usage["tokens_out"] or usage["cost"]:
+                entries.append((agent, str(stage.get("model") or ""), usage))
+    except (AttributeError, TypeError, ValueError, ArithmeticError):
+        return single
+    totals = [sum(entry[2][name] for entry in entries) for name in ("tokens_in", "tokens_out")]
+    cost = sum((entry[2]["cost"] for entry in entries), Decimal(0))
+    if totals != [step.tokens_in, step.tokens_out] or cost != step.cost:
+        return single
+    return entries
 
 
 def fact_run_finished(run: Run) -> None:
@@ -139,18 +180,20 @@ def _approval_node(approval: Approval) -> str:
 
 
 def fact_approval_decided(approval: Approval) -> None:
-    """An approval left ``pending``: how it ended, the human minutes from first open to the
-    decision, the edit distance, and the rejection reason."""
+    """An approval left ``pending``: how it ended, its review time as the decision stored it
+    (``flows.approvals.review``: ``reviewed`` counts decisions measured in the inbox,
+    ``reported`` those whose API client reported it; unmeasured ones add no time), the edit
+    distance, and the rejection reason."""
     resolution = str(approval.resolution)
     fields: dict[str, Any] = {"n": 1}
     decided = _RESOLUTION_FIELD.get(approval.resolution)  # type: ignore[call-overload]
     if decided:
         fields[decided] = 1
     if resolution in HUMAN_RESOLUTIONS:
-        review = _ms(approval.first_opened_at, approval.decided_at)
-        if review is not None:
-            fields["review_ms"] = review
-            fields["reviewed"] = 1
+        counted = _REVIEW_FIELD.get(approval.review_source)
+        if counted and approval.review_ms is not None:
+            fields["review_ms"] = approval.review_ms
+            fields[counted] = 1
     if approval.edit_distance:
         fields["edit_distance"] = approval.edit_distance
     node = _approval_node(approval)

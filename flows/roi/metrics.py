@@ -3,8 +3,10 @@
 Definitions (shown on the dashboard as well):
 - **cases**: when the flow's ``roi.success_outcome`` names a metric, the runs that got at least
   one outcome event of that metric (however late it arrived); without one, the succeeded runs.
-- **human minutes**: review time measured in the inbox, from an approver first opening an item
-  to their decision (automatic decisions take none).
+- **human minutes**: the review time of people's decisions, as ``flows.approvals.review``
+  defines it: minutes an approval was on screen, visible, focused and not idle in the inbox
+  (summed across openings and people), or as reported by an API client; decisions with no
+  measure add nothing and are counted as "not measured" (automatic decisions take none).
 - **time saved** = ``baseline_minutes`` x cases - human minutes.
 - **money saved** = time saved x ``hourly_cost`` / 60.
 - **AI cost** = model cost (tokens priced per agent) + tool call costs.
@@ -69,6 +71,7 @@ class Value:
 
 
 def human_minutes(review_ms: int) -> Decimal:
+    """Review milliseconds (``flows.approvals.review``) as minutes, to the thousandth."""
     return (Decimal(review_ms) / 60_000).quantize(MINUTES, rounding=ROUND_HALF_UP)
 
 

@@ -50,6 +50,7 @@ COUNT_FIELDS: tuple[str, ...] = (
     "tokens_out",
     "review_ms",
     "reviewed",
+    "reported",
     "approved",
     "edited",
     "rejected",
@@ -89,6 +90,9 @@ class Measures(models.Model):
     cost = models.DecimalField(max_digits=20, decimal_places=6, default=Decimal("0"))
     review_ms = models.BigIntegerField(default=0)
     reviewed = models.BigIntegerField(default=0)
+    # Human decisions whose review time an API client reported (``reviewed``: measured in the
+    # inbox); ``review_ms`` sums both kinds. See ``flows.approvals.review``.
+    reported = models.BigIntegerField(default=0)
     approved = models.BigIntegerField(default=0)
     edited = models.BigIntegerField(default=0)
     rejected = models.BigIntegerField(default=0)
@@ -117,6 +121,8 @@ class Measures(models.Model):
     h17 = models.BigIntegerField(default=0)
     h18 = models.BigIntegerField(default=0)
     h19 = models.BigIntegerField(default=0)
+    # The durations' DDSketch (``flows.roi.sketch``): {bucket index: count}, merged by adding.
+    sketch = models.JSONField(default=dict, blank=True)
 
     class Meta:
         abstract = True

@@ -16,6 +16,7 @@ scan over the rollup rows plus the few seconds' worth of unfolded facts.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -29,11 +30,14 @@ FOLD_LOCK = 0x526F6931  # "Roi1": the advisory lock id of the fold
 FOLD_BATCH = 50_000
 DIMENSIONS = ("flow_id", "version_id", "day", "grain", "key", "key2")
 _FACT_DAY = "(timezone('UTC', r.created_at))::date"
+# Durations' sketches merge by adding counts (flows.roi.sketch; SQL in migration 0012).
+SKETCH_SUM = "COALESCE(flows_sketch_sum({0}sketch) FILTER (WHERE {0}sketch <> '{{}}'), '{{}}')"
 
 
 @dataclass
 class Cell:
-    """Summed measures of one group (attribute access by measure name)."""
+    """Summed measures of one group (attribute access by measure name); ``values["sketch"]``
+    is the group's merged durations sketch (a dict, empty when no duration was counted)."""
 
     dims: dict[str, Any]
     values: dict[str, Any] = field(default_factory=dict)
@@ -50,6 +54,7 @@ def rollup_fold(*, batch: int = FOLD_BATCH) -> int:
     at once when another fold holds the lock. Idempotent and safe to run at any time."""
     sums = ", ".join(f"SUM(m.{name})" for name in MEASURES)
     updates = ", ".join(f"{name} = flows_roirollup.{name} + EXCLUDED.{name}" for name in MEASURES)
+    updates += ", sketch = flows_sketch_merge(flows_roirollup.sketch, EXCLUDED.sketch)"
     sql = f"""
         WITH moved AS (
             DELETE FROM flows_roifact
@@ -57,8 +62,9 @@ def rollup_fold(*, batch: int = FOLD_BATCH) -> int:
             RETURNING *
         ), folded AS (
             INSERT INTO flows_roirollup (flow_id, version_id, day, grain, key, key2,
-                                         {", ".join(MEASURES)})
-            SELECT r.flow_id, r.version_id, {_FACT_DAY}, m.grain, m.key, m.key2, {sums}
+                                         {", ".join(MEASURES)}, sketch)
+            SELECT r.flow_id, r.version_id, {_FACT_DAY}, m.grain, m.key, m.key2, {sums},
+                   {SKETCH_SUM.format("m.")}
             FROM moved m JOIN flows_run r ON r.id = m.run_id
             GROUP BY 1, 2, 3, 4, 5, 6
             ORDER BY 1, 2, 3, 4, 5, 6
@@ -118,13 +124,13 @@ def rollup_rows(
         f"SUM({name})" if name in MONEY_FIELDS else f"SUM({name})::bigint" for name in MEASURES
     )
     sql = f"""
-        SELECT {group + ", " if by else ""}{sums}
+        SELECT {group + ", " if by else ""}{sums}, {SKETCH_SUM.format("")}
         FROM (
-            SELECT {", ".join(DIMENSIONS)}, {measures}
+            SELECT {", ".join(DIMENSIONS)}, {measures}, sketch
             FROM flows_roirollup WHERE {where_rollup}
             UNION ALL
             SELECT r.flow_id, r.version_id, {_FACT_DAY} AS day, m.grain, m.key, m.key2,
-                   {fact_measures}
+                   {fact_measures}, m.sketch
             FROM flows_roifact m JOIN flows_run r ON r.id = m.run_id
             WHERE {where_fact}
         ) cells
@@ -137,7 +143,11 @@ def rollup_rows(
     cells = []
     for row in rows:
         if row[width] is None:  # no rows at all (an ungrouped sum over nothing)
-            row = (*row[:width], *(Decimal(0) if n in MONEY_FIELDS else 0 for n in MEASURES))
+            zeros = (Decimal(0) if n in MONEY_FIELDS else 0 for n in MEASURES)
+            row = (*row[:width], *zeros, {})
         dims = dict(zip(by, row[:width], strict=True))
-        cells.append(Cell(dims, dict(zip(MEASURES, row[width:], strict=True))))
+        values = dict(zip((*MEASURES, "sketch"), row[width:], strict=True))
+        if isinstance(values["sketch"], str):  # Django's connection loads jsonb as text
+            values["sketch"] = json.loads(values["sketch"])
+        cells.append(Cell(dims, values))
     return cells

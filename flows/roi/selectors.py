@@ -3,6 +3,21 @@
 Periods are whole UTC days (``since`` .. ``until`` inclusive) of the runs' start: every fact
 about a run (its steps, its decisions, outcomes reported days later) counts on the day and
 version the run started on, so a period's numbers describe the runs started in it.
+
+Percentiles (p50/p95 of run and step durations) state their precision. A flow's dashboard
+computes them **exactly** from the raw rows (PostgreSQL ``percentile_cont``, linear
+interpolation between the two nearest durations) when the period ended at most
+``EXACT_MAX_RUNS`` runs and ``EXACT_MAX_STEPS`` steps — an index range scan of that size stays
+well inside the page's time budget; above that they come from the rollups' DDSketch
+(``flows.roi.sketch``), within **±1 %** of the exact rank-``q x (n - 1)`` duration. Rollups
+folded before the sketch existed fall back to the old histogram's bucket interpolation,
+labelled ``bucket``. ``Dashboard.precision`` says which one the numbers are.
+
+Subflows: a subflow step bills its child run's tokens and cost as its own usage (model label
+``subflow:<child flow slug>``, ``flows.engine.nodes.subflow``), so a parent run's and its
+flow's cost and tokens include its children's (and theirs). A child's flow counts the same
+usage on its own dashboard; ``totals`` over every flow leaves the subflow lines out so the
+same money is not counted twice.
 """
 
 from __future__ import annotations
@@ -13,17 +28,24 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count
 
 from flows.models import Approval, Flow, FlowVersion, Run, Step
 from flows.roi import metrics
 from flows.roi.models import BUCKET_FIELDS, MONEY_FIELDS, Grain
 from flows.roi.rollups import Cell, rollup_rows
+from flows.roi.sketch import PRECISION, Sketch, sketch_count, sketch_merge, sketch_quantile
 from flows.states import RUN_ACTIVE, ApprovalStatus, StepStatus
 
 PRESETS = (7, 30, 90)
 SLICE_GRAINS = frozenset({Grain.RUN, Grain.USAGE, Grain.TOOL, Grain.APPROVAL, Grain.OUTCOME})
 MAX_DAYS = 366
+EXACT_MAX_RUNS = 20_000
+EXACT_MAX_STEPS = 100_000
+EXACT = "exact"
+BUCKET = "bucket"
+SUBFLOW_MODEL = "subflow:"
 
 
 def flow_definition(flow: Flow) -> metrics.RoiDefinition:
@@ -38,6 +60,9 @@ class Sums:
 
     def __init__(self, cells: list[Cell] | None = None) -> None:
         self.values: dict[str, Any] = defaultdict(int)
+        self.sketch: Sketch = {}
+        #: Exact quantiles (q -> ms) computed from raw rows, when the dashboard has them.
+        self.exact: dict[float, float | None] | None = None
         for cell in cells or []:
             self.add(cell)
 
@@ -47,7 +72,9 @@ class Sums:
     def add_values(self, values: dict[str, Any]) -> None:
         mine = self.values
         for name, value in values.items():
-            if value:
+            if name == "sketch":
+                sketch_merge(self.sketch, value or {})
+            elif value:
                 mine[name] += value
 
     def __getitem__(self, name: str) -> Any:
@@ -58,7 +85,21 @@ class Sums:
     def buckets(self) -> list[int]:
         return [self.values[name] for name in BUCKET_FIELDS]
 
+    @property
+    def precision(self) -> str:
+        """``exact`` (raw rows), ``±1 %`` (every duration is in the sketch) or ``bucket``."""
+        if self.exact is not None:
+            return EXACT
+        if sketch_count(self.sketch) >= self.values["durations"]:
+            return PRECISION
+        return BUCKET
+
     def p(self, q: float) -> float | None:
+        """The ``q`` quantile of the durations in ms, at ``precision``."""
+        if self.exact is not None:
+            return self.exact.get(q)
+        if sketch_count(self.sketch) >= self.values["durations"]:
+            return sketch_quantile(self.sketch, q)
         return metrics.percentile_ms(self.buckets, q)
 
     def avg(self, total: str, count: str) -> float | None:
@@ -117,7 +158,9 @@ def _day_bounds(since: datetime | date, until: datetime | date) -> tuple[date, d
 def totals(
     *, since: datetime | date, until: datetime | date, flow: Flow | None = None
 ) -> dict[str, Any]:
-    """Headline numbers (the contract of ``flows.roi.period_totals``)."""
+    """Headline numbers (the contract of ``flows.roi.period_totals``). Over every flow, a
+    subflow step's usage is left out (its child run's flow counts it), so no cost counts
+    twice; for one flow it is part of that flow's cost."""
     first, last = _day_bounds(since, until)
     flows = [flow] if flow is not None else list(Flow.objects.select_related("live_version"))
     definitions = {one.id: flow_definition(one) for one in flows}
@@ -126,9 +169,11 @@ def totals(
         since=first,
         until=last,
         flow_id=flow.id if flow is not None else None,
-        by=("flow_id", "grain", "key"),
+        by=("flow_id", "grain", "key", "key2"),
         grains=(Grain.RUN, Grain.USAGE, Grain.TOOL, Grain.APPROVAL, Grain.OUTCOME),
     ):
+        if flow is None and _subflow_usage(cell):
+            continue  # counted on the child flow's own runs
         slices[cell.dims["flow_id"]].add(cell)
     result: dict[str, Any] = {
         "runs": 0,
@@ -159,6 +204,11 @@ def totals(
     result["in_flight"] = _in_flight(first, last, flow)
     result["runs"] += result["in_flight"]
     return result
+
+
+def _subflow_usage(cell: Cell) -> bool:
+    """A subflow step's usage: its child run's, which the child's flow counts as well."""
+    return cell.dims["grain"] == Grain.USAGE and str(cell.dims["key2"]).startswith(SUBFLOW_MODEL)
 
 
 def _in_flight(first: date, last: date, flow: Flow | None) -> int:
@@ -204,6 +254,11 @@ class Dashboard:
     nodes: list[Row]
 
     @property
+    def precision(self) -> str:
+        """How exact the page's percentiles are: ``exact``, ``±1 %`` or ``bucket``."""
+        return self.total.runs.precision
+
+    @property
     def volume(self) -> dict[str, Any]:
         runs = self.total.runs
         return {
@@ -216,6 +271,7 @@ class Dashboard:
             "p50_ms": runs.p(0.5),
             "p95_ms": runs.p(0.95),
             "avg_ms": runs.avg("duration_ms", "durations"),
+            "percentiles": runs.precision,
         }
 
     @property
@@ -250,10 +306,14 @@ class Dashboard:
             "edit_rate": metrics.ratio(a["edited"], a["approved"] + a["edited"]),
             "avg_edit_distance": metrics.ratio(a["edit_distance"], a["edited"]),
             "escalations": a["escalations"],
+            # Review time (``flows.approvals.review``): measured in the inbox, reported by API
+            # clients, or not measured; the average is over the decisions that have one.
             "reviewed": a["reviewed"],
+            "reported": a["reported"],
+            "unmeasured": max(human - a["reviewed"] - a["reported"], 0),
             "avg_review_minutes": (
-                float(metrics.human_minutes(a["review_ms"])) / a["reviewed"]
-                if a["reviewed"]
+                float(metrics.human_minutes(a["review_ms"])) / (a["reviewed"] + a["reported"])
+                if a["reviewed"] + a["reported"]
                 else None
             ),
         }
@@ -323,7 +383,14 @@ def flow_dashboard(*, flow: Flow, since: date, until: date) -> Dashboard:
             by_day[dims["day"]].add_values(grain, dims["key"], cell.values)
             by_version[dims["version_id"]].add_values(grain, dims["key"], cell.values)
     for (grain, key, _), sums in keyed.items():
-        total.add_values(grain, key, sums.values)
+        total.add_values(grain, key, {**sums.values, "sketch": sums.sketch})
+    exact = (
+        total.runs["durations"] <= EXACT_MAX_RUNS
+        and sum(sums["durations"] for (g, _, _), sums in keyed.items() if g == Grain.NODE)
+        <= EXACT_MAX_STEPS
+    )
+    if exact:
+        _exact_percentiles(flow, since, until, total, by_day, by_version, keyed)
     numbers = dict(FlowVersion.objects.filter(flow=flow).values_list("id", "number"))
     days = []
     day = since
@@ -362,6 +429,66 @@ def flow_dashboard(*, flow: Flow, since: date, until: date) -> Dashboard:
         ),
         nodes=_node_rows(flow, keyed),
     )
+
+
+_EXACT_RUNS = """
+    SELECT GROUPING(version_id), GROUPING(day), version_id, day,
+           percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY ms)
+    FROM (SELECT version_id, (timezone('UTC', created_at))::date AS day,
+                 EXTRACT(EPOCH FROM finished_at - created_at) * 1000 AS ms
+          FROM flows_run
+          WHERE flow_id = %s AND created_at >= %s AND created_at < %s
+            AND finished_at IS NOT NULL) durations
+    GROUP BY GROUPING SETS ((), (version_id), (day))
+"""
+_EXACT_STEPS = """
+    SELECT s.node_id, percentile_cont(0.95) WITHIN GROUP (
+               ORDER BY EXTRACT(EPOCH FROM s.finished_at - s.started_at) * 1000)
+    FROM flows_run r JOIN flows_step s ON s.run_id = r.id
+    WHERE r.flow_id = %s AND r.created_at >= %s AND r.created_at < %s
+      AND s.reused_from_id IS NULL AND s.status <> 'skipped'
+      AND s.started_at IS NOT NULL AND s.finished_at IS NOT NULL
+    GROUP BY s.node_id
+"""
+
+
+def _exact_percentiles(
+    flow: Flow,
+    since: date,
+    until: date,
+    total: Slice,
+    by_day: dict[date, Slice],
+    by_version: dict[int, Slice],
+    keyed: dict[tuple[str, str, str], Sums],
+) -> None:
+    """Set exact p50/p95 from the raw rows (runs: created -> finished, as the facts measure
+    them; steps: started -> finished, neither reused nor skipped) on every ``Sums`` that shows
+    a percentile. Two grouped queries over the flow's runs of the period."""
+    start = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    end = datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
+    total.runs.exact = {}
+    for one in (*by_day.values(), *by_version.values()):
+        one.runs.exact = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_EXACT_RUNS, [flow.id, start, end])
+        for no_version, no_day, version_id, day, quantiles in cursor.fetchall():
+            if quantiles is None:  # the grand total of no rows
+                continue
+            found: dict[float, float | None] = {
+                0.5: float(quantiles[0]),
+                0.95: float(quantiles[1]),
+            }
+            if no_version and no_day:
+                total.runs.exact = found
+            elif not no_version and version_id in by_version:
+                by_version[version_id].runs.exact = found
+            elif not no_day and day in by_day:
+                by_day[day].runs.exact = found
+        cursor.execute(_EXACT_STEPS, [flow.id, start, end])
+        steps = {node_id: float(p95) for node_id, p95 in cursor.fetchall() if p95 is not None}
+    for (grain, key, _), sums in keyed.items():
+        if grain == Grain.NODE:
+            sums.exact = {0.95: steps.get(key)}
 
 
 def _usage_rows(keyed: dict[tuple[str, str, str], Sums], *, by_model: bool) -> list[Row]:
@@ -433,8 +560,9 @@ def _node_rows(flow: Flow, keyed: dict[tuple[str, str, str], Sums]) -> list[Row]
                 "avg_ms": sums.avg("duration_ms", "durations"),
                 "p95_ms": sums.p(0.95),
                 "avg_review_minutes": (
-                    float(metrics.human_minutes(review["review_ms"])) / review["reviewed"]
-                    if review is not None and review["reviewed"]
+                    float(metrics.human_minutes(review["review_ms"]))
+                    / (review["reviewed"] + review["reported"])
+                    if review is not None and review["reviewed"] + review["reported"]
                     else None
                 ),
                 "waiting_now": waiting.get(key, 0),

@@ -64,8 +64,18 @@ def test_a_flow_without_an_agent_or_tool_node_has_no_action() -> None:
     assert missing["action"]["where"]["panel"] == "palette"
 
 
+def test_a_flow_measured_by_an_outcome_needs_a_subject_template() -> None:
+    doc = launchable(_doc())
+    del doc["subject"]
+    missing = _missing(doc)
+    assert set(missing) == {"feedback"}
+    assert missing["feedback"]["where"] == {"panel": "feedback", "pointer": "/subject"}
+    assert "subject" in missing["feedback"]["message"]
+    assert _missing(launchable(_doc())) == {}
+
+
 def test_an_approval_node_is_a_feedback_path() -> None:
-    doc = _doc(trigger={"type": "manual"}, roi=LAUNCH_READY["roi"]) | {
+    doc = _doc(trigger={"type": "manual"}, roi=LAUNCH_READY["roi"], subject="{{ input.id }}") | {
         "nodes": [
             node("write", "agent", agent="writer", prompt="hi"),
             node("check", "approval", title="Check", draft="{{ steps.write.output }}"),

@@ -57,12 +57,14 @@ def test_an_outcome_attaches_to_the_latest_run_for_its_subject() -> None:
 
 
 def test_values_are_decimals_not_floats() -> None:
+    run_start(flow=_flow(), input={"email": "s"})
     recorded = outcome_record(subject="s", metric="invoice_paid", value="1234.10")
     recorded.outcome.refresh_from_db()
     assert recorded.outcome.value == Decimal("1234.1")
 
 
 def test_a_repeated_event_key_records_nothing() -> None:
+    run_start(flow=_flow(), input={"email": "s"})
     first = outcome_record(subject="s", metric="m", event_key="e1")
     again = outcome_record(subject="s", metric="m", event_key="e1")
     assert not again.created and again.outcome.id == first.outcome.id
@@ -114,6 +116,7 @@ def test_api_records_lists_and_filters(api: Callable[[str], Client]) -> None:
 
 
 def test_api_idempotency_key_returns_the_first_outcome(api: Callable[[str], Client]) -> None:
+    run_start(flow=_flow(), input={"email": "s"})
     client = api("designer")
     payload = {"subject": "s", "metric": "m", "value": "2"}
     first = client.post("/api/outcomes", payload, content_type=JSON, HTTP_IDEMPOTENCY_KEY="k")
@@ -121,6 +124,16 @@ def test_api_idempotency_key_returns_the_first_outcome(api: Callable[[str], Clie
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
     assert Outcome.objects.count() == 1
+
+
+def test_an_outcome_for_a_subject_no_run_worked_on_is_refused_and_kept_nowhere() -> None:
+    flow = _flow()
+    run_start(flow=flow, input={"email": "a@x.test"})
+    with pytest.raises(OutcomeError) as caught:
+        outcome_record(subject="b@x.test", metric="m", flow_slug=flow.slug)
+    assert (caught.value.status, caught.value.code) == (422, "no_matching_run")
+    assert caught.value.details[0]["pointer"] == "/subject"
+    assert not Outcome.objects.exists()
 
 
 def test_api_errors_have_pointers_and_roles_are_checked(api: Callable[[str], Client]) -> None:

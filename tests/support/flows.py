@@ -33,6 +33,8 @@ def document(
 
 LAUNCH_READY: dict[str, Any] = {
     "trigger": {"type": "manual"},
+    # Outcomes attach to runs by subject (empty when the input has no ``case_id``).
+    "subject": "{{ input.case_id }}",
     "feedback": {"outcome": "task_done"},
     "roi": {"baseline_minutes": 10, "hourly_cost": 40, "success_outcome": "task_done"},
 }

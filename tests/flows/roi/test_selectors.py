@@ -74,7 +74,10 @@ def _decide(run: Run, user: Any, decision: Decision, *, opened_before: int | Non
         with _at(run, RUN_MINUTES - opened_before):
             assert approval_open(approval_id=approval.id, user=user)
     with _at(run, RUN_MINUTES):
-        bound = replace(decision, shown_hash=approval.shown_hash)  # decided on what it shows
+        # Decided on what it shows, with the inbox page's measure of the time since opening
+        # (credited up to the wall time since the opening: ``flows.approvals.review``).
+        active = opened_before * 60_000 if opened_before is not None else None
+        bound = replace(decision, shown_hash=approval.shown_hash, active_ms=active)
         approval_decide(approval_id=approval.id, user=user, decision=bound)
 
 
@@ -195,10 +198,10 @@ def _check(
     assert volume["in_flight"] == 1
     # Every run took exactly 40 min = 2,400,000 ms, all in the bucket [1,800,000, 3,600,000).
     assert volume["avg_ms"] == 2_400_000
-    # p50: rank ceil(0.5 x 8) = 4 of 8 in the bucket -> 1.8M + 1.8M x 4/8 = 2.7M.
-    assert volume["p50_ms"] == 2_700_000
-    # p95: rank ceil(0.95 x 8) = 8 -> 1.8M + 1.8M x 8/8 = 3.6M (the bucket's upper bound).
-    assert volume["p95_ms"] == 3_600_000
+    # Few runs: percentiles are exact (percentile_cont over the raw rows), not a bucket bound.
+    assert volume["percentiles"] == "exact"
+    assert volume["p50_ms"] == 2_400_000
+    assert volume["p95_ms"] == 2_400_000
 
     cost = board.cost
     assert cost["tokens_in"] == 7 * in1 + 2 * in2
