@@ -27,6 +27,7 @@ from flows.schemas import (
     ApprovalListOut,
     ApprovalOut,
     DecisionIn,
+    DocumentDiffOut,
     ErrorOut,
     FlowListOut,
     FlowOut,
@@ -41,7 +42,13 @@ from flows.schemas import (
     ValidationOut,
 )
 from flows.states import ApprovalStatus, RunStatus
-from flows.versions import document_check, flow_export, flow_save, flow_version_publish
+from flows.versions import (
+    document_check,
+    flow_export,
+    flow_save,
+    flow_version_diff,
+    flow_version_publish,
+)
 
 router = Router(tags=["flows"], auth=requires(Capability.VIEW))
 ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
@@ -180,6 +187,33 @@ def flow_export_view(
     if format != "json":
         raise HttpError(400, "format must be json or yaml")
     return document
+
+
+@router.get(
+    "/flows/{slug}/diff",
+    response={200: DocumentDiffOut, **ERRORS},
+    summary="What changed from version ?base=N to version ?version=M (default: the live one), "
+    "section by section: nodes, edges, agents, trigger, policies, feedback, roi, subject, name…",
+)
+def flow_diff(request: HttpRequest, slug: str, base: int, version: int | None = None) -> Any:
+    flow = _flow_or_404(slug)
+    chosen = _version(flow, version)
+    return flow_version_diff(base=_version(flow, base), document=chosen.document)
+
+
+@router.post(
+    "/flows/{slug}/diff",
+    response={200: DocumentDiffOut, **ERRORS},
+    openapi_extra=DOCUMENT_BODY,
+    summary="What changed from version ?base=N to the document in the body (a draft, not saved)",
+)
+def flow_diff_draft(request: HttpRequest, slug: str, base: int) -> Any:
+    chosen = _version(_flow_or_404(slug), base)
+    try:
+        document = _parse_body(request)
+    except InvalidDocument as exc:
+        return _invalid(request, exc)
+    return flow_version_diff(base=chosen, document=document)
 
 
 @router.get(
@@ -409,6 +443,8 @@ def approval_decide(request: HttpRequest, approval_id: int, payload: DecisionIn)
                     reason=payload.reason,
                     shown_hash=payload.shown_hash,
                     send_back=payload.send_back,
+                    channel="api",
+                    review_seconds=payload.review_seconds,
                 ),
             )
     except approvals.ApprovalError as exc:

@@ -42,4 +42,5 @@ urlpatterns = [
         name="approval_reassign",
     ),
     path("approvals/<int:approval_id>/diff/", views.approval_diff, name="approval_diff"),
+    path("approvals/<int:approval_id>/seen/", views.approval_seen, name="approval_seen"),
 ]

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from flows.approvals import autonomy, edits
+from flows.approvals import autonomy, edits, review
 from flows.approvals.access import DECIDING_ROLES, may_decide
 from flows.engine import transitions, waits
 from flows.engine.nodes.approval import max_send_backs
@@ -40,6 +40,11 @@ class Decision:
     reason: str = ""  # why; for a send-back, the notes the drafting step sees
     shown_hash: str = ""  # the hash of what the approver saw: required, and must match
     send_back: bool = False  # reject and send the draft back to its drafting step
+    # Review time (``flows.approvals.review``): "inbox" decisions add the page's last unsent
+    # ``active_ms``; "api" decisions count ``review_seconds`` as reported, or none without it.
+    channel: str = review.INBOX
+    active_ms: int | None = None
+    review_seconds: float | None = None
 
 
 def _locked(approval_id: int) -> tuple[Advance, Approval]:
@@ -72,6 +77,9 @@ def approval_decide(*, approval_id: int, user: Any, decision: Decision) -> Appro
     Refused when the user may not decide, when someone decided first (the winner is named),
     when the deadline passed, or when an edit changes the kind of thing approved. A send-back
     needs notes and a node that names ``send_back_to``, at most ``max_send_backs`` times.
+
+    Stores the decision's review time (``review.approval_review_time``: measured in the inbox,
+    reported by the API client, or none) on the approval, where ROI reads it.
     """
     if decision.decision not in {"approve", "reject"}:
         raise ApprovalError("decision must be 'approve' or 'reject'")
@@ -98,6 +106,16 @@ def approval_decide(*, approval_id: int, user: Any, decision: Decision) -> Appro
             )
         step = Step.objects.get(id=approval.step_id)
         outcome = _outcome(advance, approval, step, decision, user)
+        try:
+            spent = review.approval_review_time(
+                approval=approval,
+                user=user,
+                channel=decision.channel,
+                active_ms=decision.active_ms,
+                reported_seconds=decision.review_seconds,
+            )
+        except review.ReviewError as exc:
+            raise ApprovalError(exc.message, code=exc.code, status=exc.status) from None
         moved = transitions.approval_move(
             approval,
             outcome.status,
@@ -107,7 +125,9 @@ def approval_decide(*, approval_id: int, user: Any, decision: Decision) -> Appro
             decision_reason=decision.reason,
             resolution=outcome.resolution,
             edit_distance=outcome.distance,
-            data=outcome.audit,
+            review_ms=spent.ms,
+            review_source=spent.source,
+            data=outcome.audit | {"review_ms": spent.ms, "review_source": spent.source},
         )
         if not moved:  # cannot happen under the run lock; refuse rather than resume twice
             raise ApprovalError("someone decided first", code="conflict", status=409)
@@ -249,12 +269,17 @@ def approval_reassign(
 
 
 def approval_open(*, approval_id: int, user: Any) -> bool:
-    """Note when an approver who may decide it first opened the approval's detail: the start
-    of the human minutes it took. Once per approval; True when this call was the first."""
+    """An approver who may decide it opened the approval's detail: start this person's review
+    window (``review.approval_review_start``; opening is not reviewing, only heartbeats count)
+    and, the first time anyone does, note when and who (history, ``first_opened_at``). True
+    when this call was the first opening."""
     approval = Approval.objects.filter(id=approval_id).first()
-    if approval is None or approval.first_opened_at is not None:
+    if approval is None or approval.status != ApprovalStatus.PENDING:
         return False
-    if approval.status != ApprovalStatus.PENDING or not may_decide(user, approval):
+    if not may_decide(user, approval):
+        return False
+    review.approval_review_start(approval_id=approval.id, user=user)
+    if approval.first_opened_at is not None:
         return False
     with transaction.atomic():
         return transitions.approval_update(

@@ -279,7 +279,7 @@ def approval_rollups(
     node_id: str | None = None,
 ) -> list[Rollup]:
     """Per agent (``by="agent"``) or per flow (``by="flow"``): decisions, approval rate, edit
-    rate, human minutes from first open to decision, edit distance, top rejection reasons."""
+    rate, review minutes (``flows.approvals.review``), edit distance, top rejection reasons."""
     key = {"agent": "agent", "flow": "run__flow__slug"}[by]
     decided = Approval.objects.exclude(resolution__in=["", Approval.Resolution.CANCELLED])
     if since is not None:
@@ -297,10 +297,8 @@ def approval_rollups(
             edited=Count("id", filter=Q(resolution=res.EDITED)),
             rejected=Count("id", filter=Q(resolution=res.REJECTED)),
             sent_back=Count("id", filter=Q(resolution=res.SENT_BACK)),
-            human_time=Avg(
-                F("decided_at") - F("first_opened_at"),
-                filter=Q(resolution__in=HUMAN, first_opened_at__isnull=False),
-            ),
+            # Review time as ``flows.approvals.review`` defines it, over decisions that have one.
+            review_ms=Avg("review_ms", filter=Q(resolution__in=HUMAN, review_ms__isnull=False)),
             distance=Avg("edit_distance", filter=Q(resolution=res.EDITED)),
         )
         .order_by("-decided")
@@ -321,7 +319,7 @@ def approval_rollups(
     for row in rows[:50]:
         value = row[key] or ""
         human = row["approved"] + row["edited"] + row["rejected"] + row["sent_back"]
-        minutes = row["human_time"].total_seconds() / 60 if row["human_time"] else None
+        minutes = row["review_ms"] / 60_000 if row["review_ms"] is not None else None
         result.append(
             Rollup(
                 key=value,

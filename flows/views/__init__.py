@@ -9,6 +9,7 @@ from flows.views.inbox import (
     approval_insights,
     approval_list,
     approval_reassign,
+    approval_seen,
 )
 from flows.views.runs import (
     flow_detail,
@@ -30,6 +31,7 @@ __all__ = [
     "approval_insights",
     "approval_list",
     "approval_reassign",
+    "approval_seen",
     "flow_detail",
     "flow_list",
     "flow_run_start",

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,7 +24,7 @@ from django_htmx.http import push_url
 from controlroom import jsondata
 from controlroom.roles import Capability, can
 from flows import approvals, inbox, pages
-from flows.approvals import autonomy, edits
+from flows.approvals import autonomy, edits, review
 from flows.approvals import selectors as inbox_selectors
 from flows.approvals.selectors import InboxFilters
 from flows.live import rows_version
@@ -111,6 +111,21 @@ def approval_detail(request: HttpRequest, approval_id: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def approval_seen(request: HttpRequest, approval_id: int) -> JsonResponse:
+    """A review heartbeat from the inbox page (``static/js/review.js``): ``active_ms`` of time
+    the approval was on screen, visible, focused and not idle. Answers what was credited."""
+    _require(request, Capability.DECIDE)
+    try:
+        credited = review.approval_seen(
+            approval_id=approval_id, user=request.user, active_ms=request.POST.get("active_ms")
+        )
+    except review.ReviewError as exc:
+        return JsonResponse({"code": exc.code, "message": exc.message}, status=exc.status)
+    return JsonResponse({"credited_ms": credited})
+
+
+@login_required
 @require_GET
 def approval_insights(request: HttpRequest) -> HttpResponse:
     """Decisions per agent and per flow over the last days (loaded when its panel opens)."""
@@ -154,12 +169,19 @@ def _decision(request: HttpRequest, approval: Approval) -> approvals.Decision:
     send_back = request.POST.get("send_back") == "1"
     if choice == "reject" and not reason and request.POST.get("origin") == "inbox":
         raise edits.EditError("say why: a rejection needs a reason (or notes to send back)")
+    active_ms = None
+    if request.POST.get("active_ms"):  # the page's last unsent review time (static/js/review.js)
+        try:
+            active_ms = review.check_active_ms(request.POST["active_ms"])
+        except review.ReviewError as exc:
+            raise edits.EditError(exc.message) from None
     return approvals.Decision(
         decision="reject" if send_back else choice,
         output=_edited_output(approval, request.POST) if choice == "approve" else None,
         reason=reason,
         shown_hash=request.POST.get("shown_hash", ""),  # required: the domain refuses ""
         send_back=send_back,
+        active_ms=active_ms,
     )
 
 
