@@ -67,6 +67,9 @@ class Where:
     parked: bool = False
     #: True once the execution this guard serves no longer owns its step.
     superseded: Callable[[], bool] = lambda: False
+    #: The flow's id and the step's node: whose recent steps a budget estimate reads.
+    flow_id: Any = None
+    node_id: str = ""
 
 
 def _valid(policy: PolicyLike) -> bool:
@@ -173,6 +176,9 @@ class StepGuard(Guard):
             p for p in self.where.policies if p.kind == "budget" and _valid(p) and applies(p, facts)
         ]
         reservation = None
+        if budgets:
+            estimate = estimate_spend(spec, texts, answer_tokens=self._answer_tokens(spec))
+            facts = replace(facts, estimate=estimate)
         with _recording():
             if budgets:
                 facts = self._with_spend(facts, budgets)
@@ -204,6 +210,17 @@ class StepGuard(Guard):
             request=redacted.request,
             reservation=reservation.id if reservation else None,
             placeholders=redacted.restore,
+        )
+
+    def _answer_tokens(self, spec: dict[str, Any]) -> int | None:
+        """The longest recent answer of this node's calls to the stage's model (see
+        ``gather.recent_answer_tokens``); None without a node to look at or any history."""
+        if self.where.flow_id is None or not self.where.node_id:
+            return None
+        return gather.recent_answer_tokens(
+            flow_id=self.where.flow_id,
+            node_id=self.where.node_id,
+            model=str(spec.get("model") or ""),
         )
 
     def _applicable(self, facts: Facts) -> list[PolicyLike]:
@@ -325,9 +342,19 @@ def _category(name: str, arguments: dict[str, Any]) -> str:
         return ""
 
 
-def estimate_spend(spec: dict[str, Any], texts: list[str]) -> Spend:
-    """What a model call may use at most, roughly: its prompt (a token per 4 characters of
-    everything sent) plus ``max_tokens`` of answer, at the agent's prices."""
+def estimate_spend(
+    spec: dict[str, Any], texts: list[str], *, answer_tokens: int | None = None
+) -> Spend:
+    """What a model call is reserved against a budget before it is made, at the stage's prices:
+    its prompt (a token per 4 characters of everything sent, known now) plus its answer.
+
+    The answer is estimated from recent actual usage when there is any: ``answer_tokens``, the
+    longest answer one call to this model gave in the node's latest 20 succeeded steps
+    (``gather.recent_answer_tokens``; the max of 20, so about their p95), never more than
+    ``max_tokens``. Without history it is ``max_tokens`` (default 1024), the most the call may
+    use. Either way the reservation is settled to what the call actually used once it returns,
+    so the estimate decides only whether a call may start near the end of a budget."""
     tokens_in = math.ceil(sum(len(text) for text in texts) / CHARS_PER_TOKEN)
-    tokens_out = int(spec.get("max_tokens") or 1024)
+    ceiling = int(spec.get("max_tokens") or 1024)
+    tokens_out = ceiling if answer_tokens is None else max(0, min(answer_tokens, ceiling))
     return Spend(tokens=tokens_in + tokens_out, cost=price(spec, tokens_in, tokens_out))

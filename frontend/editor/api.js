@@ -32,6 +32,8 @@ export function makeApi(boot) {
     run: (id) => call("GET", `/runs/${id}`),
     flow: (slug) => call("GET", `/flows/${slug}`),
     exportVersion: (slug, version) => call("GET", `/flows/${slug}/export?version=${version}`),
+    // What changed from saved version ``base`` to ``doc`` (the canvas), section by section.
+    diff: (slug, base, doc) => call("POST", `/flows/${slug}/diff?base=${base}`, doc),
     load: (slug) => call("GET", `/flows/${slug}/load`),
     policyKinds: () => call("GET", "/policy-kinds"),
     // Stored policies filtered like the API's list (scope, target, enabled...).

@@ -23,9 +23,34 @@ export function edgeId() {
   return `e${Date.now().toString(36)}${edgeSeq}`;
 }
 
+// An edge with ``"on": "error"`` leaves its node's error handle (the second source handle):
+// it is taken only when that node fails for good. Any other edge leaves the normal handle.
+export const ERROR_HANDLE = "error";
+export function isErrorEdge(e) {
+  return e.data?.extra?.on === "error";
+}
+
 export function toFlowEdge(e) {
   const { from, to, ...extra } = e;
-  return { id: edgeId(), source: from, target: to, data: { extra } };
+  return {
+    id: edgeId(), source: from, target: to, data: { extra },
+    sourceHandle: extra.on === "error" ? ERROR_HANDLE : null,
+  };
+}
+
+// A connection dragged from a node's error handle becomes an error edge.
+export function connectionToEdge(conn) {
+  const extra = conn.sourceHandle === ERROR_HANDLE ? { on: "error" } : {};
+  return { ...conn, id: edgeId(), data: { extra } };
+}
+
+// A node's ``on_error`` (beside ``config``, not in it): "fail" (the default, written as no
+// key) or "continue" (the step succeeds with ``{"error": {...}}`` as its output).
+export function withOnError(extra, value) {
+  const next = { ...extra };
+  if (value === "continue") next.on_error = "continue";
+  else delete next.on_error;
+  return next;
 }
 
 export function graphToDoc(meta, nodes, edges) {
@@ -67,12 +92,15 @@ export function markBackEdges(nodes, edges) {
   const kinds = new Map(nodes.map((n) => [n.id, n.data.kind]));
   return edges.map((e) => {
     const isBack = back.has(e.id);
+    const onError = isErrorEdge(e);
     const when = e.data?.extra?.when;
-    const label = e.data?.extra?.label || when || (isBack ? "loop" : undefined);
+    const label = e.data?.extra?.label || (onError ? "on error" : "") || when || (isBack ? "loop" : undefined);
     const branch = kinds.get(e.source) === "router" || Boolean(when);
-    const className = [isBack ? "edge-back" : "", branch ? "edge-branch" : ""].join(" ").trim();
-    if (e.className === className && e.label === label && e.animated === isBack) return e;
-    return { ...e, className, label, animated: isBack };
+    const className = [isBack ? "edge-back" : "", branch ? "edge-branch" : "", onError ? "edge-error" : ""]
+      .filter(Boolean).join(" ");
+    const sourceHandle = onError ? ERROR_HANDLE : null;
+    if (e.className === className && e.label === label && e.animated === isBack && (e.sourceHandle ?? null) === sourceHandle) return e;
+    return { ...e, className, label, animated: isBack, sourceHandle };
   });
 }
 
@@ -98,18 +126,42 @@ export function freshId(kind, taken) {
   return `${kind}_${i}`;
 }
 
-// What changed between a saved version's document and the canvas: nodes added, removed, or
-// changed (type or config; moving a node is not a change worth highlighting).
-export function diffNodes(baseDoc, nodes) {
-  const base = new Map((baseDoc?.nodes || []).map((n) => [n.id, n]));
-  const here = new Set(nodes.map((n) => n.id));
+// The canvas marks of a version diff (flows.versions.document_diff, answered by the API):
+// nodes added or changed on the canvas, and the base version's nodes that are gone (drawn as
+// ghosts where they stood).
+export function diffMarks(diff, baseDoc) {
+  const nodes = diff?.sections?.find((s) => s.section === "nodes");
   const status = {};
-  for (const n of nodes) {
-    const old = base.get(n.id);
-    if (!old) status[n.id] = "added";
-    else if (old.type !== n.data.kind || JSON.stringify(old.config || {}) !== JSON.stringify(n.data.config || {}))
-      status[n.id] = "changed";
+  const gone = new Set();
+  for (const c of nodes?.changes || []) {
+    if (c.change === "removed") gone.add(c.item);
+    else status[c.item] = c.change;
   }
-  const removed = [...base.values()].filter((n) => !here.has(n.id));
+  const removed = (baseDoc?.nodes || []).filter((n) => gone.has(n.id));
   return { status, removed };
+}
+
+const SECTION_TITLES = {
+  name: "Name", description: "Description", subject: "Subject", trigger: "Trigger", agents: "Agents",
+  nodes: "Nodes", edges: "Edges", policies: "Guardrails", feedback: "Feedback", roi: "ROI",
+  input_schema: "Input schema", sample_input: "Sample input", slug: "Slug", schema: "Schema",
+};
+export function sectionTitle(name) {
+  return SECTION_TITLES[name] || name;
+}
+
+function shortValue(v) {
+  const text = v === undefined || v === null ? "none" : typeof v === "string" ? `“${v}”` : JSON.stringify(v);
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
+// One line of the diff panel: "review changed: config.prompt, on_error", "write → done on error
+// added", "type changed: “manual” → “webhook”".
+export function describeChange(section, c) {
+  const item = section === "edges" ? c.item.replaceAll(" -> ", " → ") : c.item;
+  if (c.keys?.length) return `${item} ${c.change}: ${c.keys.filter(Boolean).join(", ") || "value"}`;
+  if (section === "edges" || !("before" in c || "after" in c) || (c.before == null && c.after == null)) return `${item} ${c.change}`;
+  if (c.change === "added") return `${item} added: ${shortValue(c.after)}`;
+  if (c.change === "removed") return `${item} removed (was ${shortValue(c.before)})`;
+  return `${item} changed: ${shortValue(c.before)} → ${shortValue(c.after)}`;
 }

@@ -9,7 +9,10 @@ import dagre from "@dagrejs/dagre";
 import "@xyflow/react/dist/style.css";
 import "./editor.css";
 import { makeApi, followRun, followGroup } from "./api.js";
-import { docToGraph, graphToDoc, markBackEdges, pinProblems, freshId, edgeId, diffNodes } from "./document.js";
+import {
+  docToGraph, graphToDoc, markBackEdges, pinProblems, freshId, edgeId, connectionToEdge, withOnError, diffMarks,
+  describeChange, sectionTitle, isErrorEdge, ERROR_HANDLE,
+} from "./document.js";
 import { ObjectFields, PreviewContext } from "./SchemaForm.jsx";
 import { Guardrails, NodePolicies } from "./Guardrails.jsx";
 
@@ -28,6 +31,7 @@ const StepNode = memo(function StepNode({ id, data, selected }) {
       data-state={data.state || undefined}
       data-problems={problems.length}
       data-diff={data.diff || undefined}
+      data-on-error={data.extra?.on_error || undefined}
       title={problems.join("\n") || undefined}
     >
       <Handle type="target" position={Position.Left} />
@@ -46,7 +50,13 @@ const StepNode = memo(function StepNode({ id, data, selected }) {
       {problems.length > 0 && (
         <div className="step-problems" role="note">{problems.length} problem{problems.length > 1 ? "s" : ""}</div>
       )}
-      <Handle type="source" position={Position.Right} />
+      {data.extra?.on_error === "continue" && <div className="step-on-error">on error: continue</div>}
+      <Handle type="source" position={Position.Right} title="Next (on success)" />
+      {/* Dragging from here makes an error edge: taken only when this node fails for good. */}
+      {data.errorHandle !== false && (
+        <Handle type="source" id={ERROR_HANDLE} position={Position.Bottom} className="handle-error"
+          title="On error: drag to the node that handles this node's failure" />
+      )}
     </div>
   );
 });
@@ -78,6 +88,11 @@ export function autoLayout(nodes, edges) {
     const p = g.node(n.id);
     return { ...n, position: { x: p.x - 90, y: p.y - 32 } };
   });
+}
+
+// The document as the validator and the diff see it: positions are layout, not content.
+function docKeyOf(doc) {
+  return JSON.stringify({ ...doc, nodes: doc.nodes.map(({ position, ...n }) => n) });
 }
 
 function Editor({ boot, api }) {
@@ -138,7 +153,24 @@ function Editor({ boot, api }) {
       setStatus(`Could not load version ${value}: ${e.message}`);
     }
   };
-  const diff = useMemo(() => (compare ? diffNodes(compare.doc, nodes) : null), [compare, nodes]);
+  // The whole-document diff against the chosen version comes from the API (the same function
+  // as GET /api/flows/<slug>/diff), answered for the canvas's newest document only.
+  const [diffAnswer, setDiffAnswer] = useState(null); // {version, key, diff}
+  const diffSeq = useRef(0);
+  const diffKey = compare ? JSON.stringify([compare.version, docKeyOf(doc)]) : null;
+  useEffect(() => {
+    if (!compare) { setDiffAnswer(null); return undefined; }
+    const seq = ++diffSeq.current;
+    const timer = setTimeout(() => {
+      api.diff(boot.slug, compare.version, doc)
+        .then((d) => seq === diffSeq.current && setDiffAnswer({ key: diffKey, diff: d }))
+        .catch((e) => seq === diffSeq.current && setStatus(`Could not compare: ${e.message}`));
+    }, 250);
+    return () => clearTimeout(timer);
+  }, [diffKey]);
+  const diff = compare && diffAnswer ? diffAnswer.diff : null;
+  const diffFresh = Boolean(diff && diffAnswer.key === diffKey);
+  const marks = useMemo(() => (diff && compare ? diffMarks(diff, compare.doc) : null), [diff, compare]);
   const restore = () => {
     if (!compare) return;
     snapshot();
@@ -181,7 +213,7 @@ function Editor({ boot, api }) {
   // Under ASGI the server answers overlapping requests in parallel, so answers can arrive out of
   // order: only the answer to the newest document is applied, and an older one (a stale "valid"
   // after a newer "1 problem") is dropped.
-  const docKey = JSON.stringify({ ...doc, nodes: doc.nodes.map(({ position, ...n }) => n) });
+  const docKey = docKeyOf(doc);
   const validation = useRef(0);
   useEffect(() => {
     const seq = ++validation.current;
@@ -240,17 +272,20 @@ function Editor({ boot, api }) {
     return out;
   }, [run]);
   const shownNodes = useMemo(() => {
+    const errorSources = new Set(edges.filter(isErrorEdge).map((e) => e.source));
     const shown = nodes.map((n) => {
+      // The error handle where the node type may route errors (or an error edge already leaves).
+      const eh = typeByName[n.data.kind]?.error_edges !== false || errorSources.has(n.id);
       const p = problems.byNode[n.id];
       const state = stepsByNode[n.id]?.status;
       const sum = summary(n.data.kind, n.data.config);
-      const d = diff?.status[n.id];
+      const d = marks?.status[n.id];
       const l = load?.nodes?.[n.id];
       const same = n.data.load === l || (n.data.load && l && n.data.load.active === l.active && n.data.load.waiting === l.waiting);
-      if (n.data.problems === p && n.data.state === state && n.data.summary === sum && n.data.diff === d && same) return n;
-      return { ...n, data: { ...n.data, problems: p, state, summary: sum, diff: d, load: l } };
+      if (n.data.problems === p && n.data.state === state && n.data.summary === sum && n.data.diff === d && same && n.data.errorHandle === eh) return n;
+      return { ...n, data: { ...n.data, problems: p, state, summary: sum, diff: d, load: l, errorHandle: eh } };
     });
-    for (const r of diff?.removed || []) {
+    for (const r of marks?.removed || []) {
       shown.push({
         id: `removed:${r.id}`, type: "ghost", position: r.position || { x: 0, y: 0 },
         width: 180, height: 56, draggable: false, selectable: false, connectable: false,
@@ -258,7 +293,7 @@ function Editor({ boot, api }) {
       });
     }
     return shown;
-  }, [nodes, problems, stepsByNode, diff, load]);
+  }, [nodes, edges, typeByName, problems, stepsByNode, marks, load]);
   const shownEdges = useMemo(
     () => edges.map((e) => {
       const bad = Boolean(problems.byEdge[e.id]);
@@ -286,7 +321,7 @@ function Editor({ boot, api }) {
   const onConnect = useCallback((conn) => {
     if (readOnly || conn.source === conn.target) return;
     snapshot();
-    setEdges((es) => markBackEdges(nodes, addEdge({ ...conn, id: edgeId(), data: { extra: {} } }, es)));
+    setEdges((es) => markBackEdges(nodes, addEdge(connectionToEdge(conn), es)));
   }, [readOnly, snapshot, nodes]);
 
   const addNode = useCallback((kind, position) => {
@@ -503,7 +538,7 @@ function Editor({ boot, api }) {
   const FIELD_FOR = {
     "/trigger": "launch-trigger", "/feedback/outcome": "launch-outcome", "/feedback/approval_node": "launch-outcome",
     "/roi": "roi-baseline", "/roi/baseline_minutes": "roi-baseline", "/roi/hourly_cost": "roi-hourly",
-    "/roi/success_outcome": "roi-success",
+    "/roi/success_outcome": "roi-success", "/subject": "launch-subject",
   };
   const goTo = (where) => {
     if (where.panel === "node" && where.node) {
@@ -539,6 +574,13 @@ function Editor({ boot, api }) {
       if (value === "" || value === undefined) delete block[field]; else block[field] = value;
       const next = { ...m };
       if (Object.keys(block).length) next[key] = block; else delete next[key];
+      return next;
+    });
+  };
+  const setSubject = (value) => {
+    setMeta((m) => {
+      const next = { ...m };
+      if (value === "") delete next.subject; else next.subject = value;
       return next;
     });
   };
@@ -627,7 +669,7 @@ function Editor({ boot, api }) {
               </li>
             ))}
           </ul>
-          <p className="muted small">Drag onto the canvas, or press to add. Connect a node's right handle to another's left one.</p>
+          <p className="muted small">Drag onto the canvas, or press to add. Connect a node's right handle to another's left one; its red bottom handle makes an error edge (taken when the node fails).</p>
         </aside>
         <div className="editor-canvas" ref={wrapper} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop}>
           <ReactFlow
@@ -660,6 +702,7 @@ function Editor({ boot, api }) {
                 agents={agents} tools={tools} problems={problems.byNode[one.id] || []} api={api}
                 onRename={(id) => renameNode(one.id, id)}
                 onConfig={(config) => updateNode(one.id, (n) => ({ ...n, data: { ...n.data, config } }))}
+                onOnError={(value) => updateNode(one.id, (n) => ({ ...n, data: { ...n.data, extra: withOnError(n.data.extra, value) } }))}
                 onDelete={deleteSelected} step={step} />
             </PreviewContext.Provider>
           )}
@@ -671,14 +714,22 @@ function Editor({ boot, api }) {
           {!one && !edge && (
             <p className="muted small">{selectedNodes.length > 1 ? `${selectedNodes.length} nodes selected — Ctrl+C to copy, Delete to remove.` : "Select a node or an edge to edit it."}</p>
           )}
-          {diff && (
-            <section className="editor-diff" aria-labelledby="diff-heading">
+          {compare && (
+            <section className="editor-diff" aria-labelledby="diff-heading" data-diff-fresh={diffFresh ? "true" : "false"}>
               <h2 id="diff-heading">Changes since version {compare.version}</h2>
-              <ul className="diff-list small">
-                {Object.entries(diff.status).map(([id, kind]) => <li key={id} data-diff={kind}><span className="mono">{id}</span> {kind}</li>)}
-                {diff.removed.map((n) => <li key={n.id} data-diff="removed"><span className="mono">{n.id}</span> removed</li>)}
-                {!Object.keys(diff.status).length && !diff.removed.length && <li>No node changed.</li>}
-              </ul>
+              {!diff && <p className="muted small">Comparing…</p>}
+              {diff && !diff.changed && <p className="small">No change.</p>}
+              {diff?.sections.filter((sec) => sec.changed).map((sec) => (
+                <section key={sec.section} className="diff-section" data-section={sec.section} aria-label={sectionTitle(sec.section)}>
+                  <h3>{sectionTitle(sec.section)}</h3>
+                  <ul className="diff-list small">
+                    {sec.changes.map((c, i) => <li key={i} data-diff={c.change}>{describeChange(sec.section, c)}</li>)}
+                  </ul>
+                </section>
+              ))}
+              {diff?.changed && (
+                <p className="muted small">Unchanged: {diff.sections.filter((sec) => !sec.changed).map((sec) => sectionTitle(sec.section)).join(", ") || "nothing"}.</p>
+              )}
               {!readOnly && <button type="button" className="btn btn-small" onClick={restore}>Restore version {compare.version}</button>}
             </section>
           )}
@@ -709,6 +760,11 @@ function Editor({ boot, api }) {
                 <label htmlFor="launch-outcome">Feedback: outcome metric reported back <span className="field-note">(or add an approval node)</span></label>
                 <input id="launch-outcome" type="text" placeholder="e.g. meeting_booked" value={meta.feedback?.outcome ?? ""}
                   disabled={readOnly} onChange={(e) => setBlock("feedback", "outcome", e.target.value)} />
+              </div>
+              <div className="field">
+                <label htmlFor="launch-subject">Subject: who or what each run is about <span className="field-note">(a template; outcomes find their run by it)</span></label>
+                <input id="launch-subject" type="text" className="mono" placeholder="e.g. {{ input.email }}" value={meta.subject ?? ""}
+                  disabled={readOnly} onChange={(e) => setSubject(e.target.value)} />
               </div>
               <fieldset className="field-group">
                 <legend>ROI</legend>
@@ -776,9 +832,12 @@ function Editor({ boot, api }) {
   );
 }
 
-function NodePanel({ node, spec, readOnly, agents, tools, problems, onRename, onConfig, onDelete, step, api }) {
+function NodePanel({ node, spec, readOnly, agents, tools, problems, onRename, onConfig, onOnError, onDelete, step, api }) {
   const [id, setId] = useState(node.id);
   const suggestions = { agent: agents, tool: tools };
+  const onError = node.data.extra?.on_error === "continue" ? "continue" : "fail";
+  // The node type says which values it accepts (GET /api/node-types ``on_error``).
+  const canContinue = !spec?.on_error || spec.on_error.includes("continue");
   return (
     <section className="node-panel" aria-labelledby="panel-heading">
       <h2 id="panel-heading">{spec?.title || node.data.kind} <span className="mono muted">{node.id}</span></h2>
@@ -807,6 +866,18 @@ function NodePanel({ node, spec, readOnly, agents, tools, problems, onRename, on
         <ObjectFields schema={spec.config_schema} value={node.data.config} disabled={readOnly}
           suggestions={suggestions} onChange={onConfig} advanced={["retry", "timeout_seconds"]} />
       ) : <p className="muted small">Loading the node type…</p>}
+      <div className="field">
+        <label htmlFor="node-on-error">On error</label>
+        <select id="node-on-error" value={onError} disabled={readOnly}
+          aria-describedby="node-on-error-note" onChange={(e) => onOnError(e.target.value)}>
+          <option value="fail">Fail the run</option>
+          {(canContinue || onError === "continue") && <option value="continue">Continue with the error as output</option>}
+        </select>
+        <p id="node-on-error-note" className="field-note">
+          When this step fails for good (after its retries). An error edge from the node's red handle
+          takes the run elsewhere instead.
+        </p>
+      </div>
       <NodePolicies api={api} kind={node.data.kind} config={node.data.config} />
       {!readOnly && <button type="button" className="btn btn-small btn-danger" onClick={onDelete}>Delete node</button>}
     </section>
@@ -824,6 +895,15 @@ function EdgePanel({ edge, readOnly, problems, onChange, onDelete }) {
     <section className="node-panel" aria-labelledby="panel-heading">
       <h2 id="panel-heading">Edge <span className="mono muted">{edge.source} → {edge.target}</span></h2>
       {edge.className?.includes("edge-back") && <p className="muted small">A back-edge: it closes a loop.</p>}
+      <div className="field">
+        <label htmlFor="edge-on">Taken</label>
+        <select id="edge-on" value={extra.on === "error" ? "error" : extra.on || ""} disabled={readOnly}
+          onChange={(e) => set("on", e.target.value)}>
+          <option value="">When {edge.source} succeeds</option>
+          {extra.on === "success" && <option value="success">When {edge.source} succeeds (written “on: success”)</option>}
+          <option value="error">On error: when {edge.source} fails for good</option>
+        </select>
+      </div>
       {problems.length > 0 && <ul className="callout callout-error small" role="alert">{problems.map((p, i) => <li key={i}>{p}</li>)}</ul>}
       <div className="field">
         <label htmlFor="edge-when">Condition (when)</label>

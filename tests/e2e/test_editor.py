@@ -49,6 +49,8 @@ STARTER: dict[str, Any] = {
     "name": "Press note",
     "trigger": {"type": "manual"},
     "sample_input": {"topic": "editor"},
+    # Outcomes find their run by subject: a flow measured by an outcome needs one to go live.
+    "subject": "{{ input.topic }}",
     "agents": [
         {
             "slug": "writer",
@@ -125,12 +127,14 @@ def expect_validated(page: Page) -> None:
     expect(page.locator(".editor-problems [data-count]")).to_be_visible()
 
 
-def connect(page: Page, source: str, target: str) -> None:
-    """Press on the source node's right handle and release on the target node's left one. Waits
-    for the validator first: the problems it pins on nodes change their height, so their handles
-    would move under the pointer."""
+def connect(page: Page, source: str, target: str, *, handle: str = "next") -> None:
+    """Press on the source node's right handle (``handle="error"``: its red error handle at the
+    bottom) and release on the target node's left one. Waits for the validator first: the
+    problems it pins on nodes change their height, so their handles would move under the
+    pointer."""
     expect_validated(page)
-    start = canvas_node(page, source).locator(".react-flow__handle.source").bounding_box()
+    kind = ".handle-error" if handle == "error" else ":not(.handle-error)"
+    start = canvas_node(page, source).locator(f".react-flow__handle.source{kind}").bounding_box()
     end = canvas_node(page, target).locator(".react-flow__handle.target").bounding_box()
     assert start and end
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
@@ -244,7 +248,10 @@ def test_a_designer_builds_validates_publishes_and_test_runs_a_flow(
     page.get_by_label(re.compile(r"^prompt")).fill("Write briefly about {{ input.topic }}")
     page.get_by_label("Compare with").select_option("2")
     diff = page.get_by_role("region", name="Changes since version 2")
-    expect(diff.locator('li[data-diff="changed"]')).to_have_text("agent_2 changed")
+    expect(diff.locator('[data-section="nodes"] li[data-diff="changed"]')).to_have_text(
+        "agent_2 changed: config.prompt"
+    )
+    expect(diff.locator("[data-section]")).to_have_count(1)
     expect(canvas_node(page, "agent_2").locator(".step-node")).to_have_attribute(
         "data-diff", "changed"
     )
@@ -254,8 +261,10 @@ def test_a_designer_builds_validates_publishes_and_test_runs_a_flow(
     # Against version 1 the whole chain is new and the placeholder is gone (drawn as a ghost).
     page.get_by_label("Compare with").select_option("1")
     diff = page.get_by_role("region", name="Changes since version 1")
-    expect(diff.locator('li[data-diff="added"]')).to_have_count(3)
-    expect(diff.locator('li[data-diff="removed"]')).to_have_text("placeholder removed")
+    nodes = diff.locator('[data-section="nodes"]')
+    expect(nodes.locator('li[data-diff="added"]')).to_have_count(3)
+    expect(nodes.locator('li[data-diff="removed"]')).to_have_text("placeholder removed")
+    expect(diff.locator('[data-section="edges"] li[data-diff="added"]')).to_have_count(2)
     expect(page.locator('.react-flow__node[data-id="removed:placeholder"]')).to_be_visible()
     shoot(page, "5-diff")
 
@@ -437,6 +446,13 @@ def test_the_launch_checklist_gates_publishing_and_leads_to_what_is_missing(
     page.get_by_label("Hourly cost of that work").fill("45")
     page.get_by_label(re.compile(r"^Success outcome")).fill("note_sent")
     expect(launch_item(page, "roi")).to_have_attribute("data-ok", "true")
+    # Success is now an outcome, reported by subject: feedback first asks for a subject.
+    expect(launch_item(page, "feedback")).to_contain_text("no subject")
+    launch_item(page, "feedback").get_by_role("button").click()
+    subject = page.get_by_label(re.compile(r"^Subject"))
+    expect(subject).to_be_focused()
+    subject.fill("{{ input.topic }}")
+    expect(launch_item(page, "feedback")).not_to_contain_text("no subject")
     launch_item(page, "feedback").get_by_role("button").click()
     outcome = page.get_by_label(re.compile(r"^Feedback: outcome metric"))
     expect(outcome).to_be_focused()
@@ -459,6 +475,7 @@ def test_the_launch_checklist_gates_publishing_and_leads_to_what_is_missing(
         "success_outcome": "note_sent",
     }
     assert flow.live_version.document["feedback"] == {"outcome": "note_sent"}
+    assert flow.live_version.document["subject"] == "{{ input.topic }}"
 
     axe_inject(page)
     assert page.evaluate(AXE_RUN) == []
@@ -572,7 +589,7 @@ def test_the_live_version_shows_where_runs_are_now(page: Page, stack: AsgiServer
         user=admin,
         decision=Decision(
             decision="approve",
-            shown_hash=shown(Approval.objects.filter(status="pending").first().id),
+            shown_hash=shown(Approval.objects.filter(status="pending").first().id),  # type: ignore[union-attr]
         ),
     )
     expect(review).to_have_text("1 waiting", timeout=PATIENCE_MS)
