@@ -9,7 +9,8 @@ computes them **exactly** from the raw rows (PostgreSQL ``percentile_cont``, lin
 interpolation between the two nearest durations) when the period ended at most
 ``EXACT_MAX_RUNS`` runs and ``EXACT_MAX_STEPS`` steps — an index range scan of that size stays
 well inside the page's time budget; above that they come from the rollups' DDSketch
-(``flows.roi.sketch``), within **±1 %** of the exact rank-``q x (n - 1)`` duration. Rollups
+(``flows.roi.sketch``), interpolated the same way and so within **±1 %** of that exact
+figure. Rollups
 folded before the sketch existed fall back to the old histogram's bucket interpolation,
 labelled ``bucket``. ``Dashboard.precision`` says which one the numbers are.
 

@@ -8,8 +8,14 @@ Durations under 1 ms share the bucket ``"z"``, read back as 0. A sketch is a spa
 adding counts (in Python here, in SQL by the ``flows_sketch_merge`` function and the
 ``flows_sketch_sum`` aggregate that migration ``0012_roi_duration_sketch`` creates), so a
 period's sketch is the sum of its days' and the error bound holds whatever is merged.
-A quantile is the value of the bucket holding the rank ``q x (count - 1)`` (0-based) element,
-so it is within 1 % of that element of the sorted durations.
+A quantile is defined as PostgreSQL's ``percentile_cont`` defines it over the raw durations
+(the exact figure the dashboard shows for small ranges): at the 0-based rank
+``r = q x (count - 1)``, the element ``floor(r)`` plus ``r - floor(r)`` of the way to the element
+``ceil(r)``. The sketch reads both elements back from their buckets (each within 1 %) and
+interpolates the same way; a weighted mean of values each within 1 % of its element is within
+1 % of the same mean of the elements, so the answer is within 1 % of the exact figure — not of a
+different definition (the nearest lower element would read 40 min for an exact p95 of 48 min
+over runs of 10, 20, 30, 40 and 50 min).
 """
 
 from __future__ import annotations
@@ -64,15 +70,23 @@ def _order(key: str) -> float:
 
 
 def sketch_quantile(sketch: Mapping[str, int], q: float) -> float | None:
-    """The ``q`` quantile (0..1) in ms, within 1 % of the exact rank-``q x (n - 1)`` element;
-    None for an empty sketch."""
+    """The ``q`` quantile (0..1) in ms, within 1 % of ``percentile_cont(q)`` over the
+    durations counted (linear interpolation at rank ``q x (n - 1)``, see the module's
+    docstring); None for an empty sketch."""
     total = sketch_count(sketch)
     if total == 0:
         return None
-    rank = q * (total - 1)
+    rank = min(max(q, 0.0), 1.0) * (total - 1)
+    low = math.floor(rank)
+    high = min(low + 1, total - 1)
+    values: dict[int, float] = {}
     seen = 0
     for key in sorted(sketch, key=_order):
-        seen += int(sketch[key])
-        if seen > rank:
-            return _value(key)
-    return _value(max(sketch, key=_order))
+        count = int(sketch[key])
+        for index in (low, high):
+            if seen <= index < seen + count:
+                values[index] = _value(key)
+        seen += count
+        if high in values:
+            break
+    return values[low] + (rank - low) * (values[high] - values[low])

@@ -19,8 +19,12 @@ from flows.roi.sketch import (
 
 
 def _exact(values: list[float], q: float) -> float:
+    """PostgreSQL's ``percentile_cont``: linear interpolation at rank ``q x (n - 1)``."""
     ordered = sorted(values)
-    return ordered[int(q * (len(ordered) - 1))]
+    rank = q * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (rank - low) * (ordered[high] - ordered[low])
 
 
 @pytest.mark.parametrize("q", [0.0, 0.5, 0.9, 0.95, 0.99, 1.0])
@@ -46,6 +50,14 @@ def test_merged_sketches_answer_as_one_sketch_of_everything() -> None:
     assert p95 is not None and abs(p95 - _exact(everything, 0.95)) <= ALPHA * _exact(
         everything, 0.95
     )
+
+
+def test_a_quantile_between_two_durations_interpolates_as_the_exact_figure_does() -> None:
+    minutes: list[float] = [10 * 60_000, 20 * 60_000, 30 * 60_000, 40 * 60_000, 50 * 60_000]
+    # rank 0.95 x 4 = 3.8: 40 min + 0.8 x 10 min = 48 min (not the 40 min element below it)
+    p95 = sketch_quantile(sketch_of(minutes), 0.95)
+    assert p95 is not None and abs(p95 - 48 * 60_000) <= ALPHA * 48 * 60_000
+    assert _exact(minutes, 0.95) == 48 * 60_000
 
 
 def test_a_three_second_run_reads_as_three_seconds_not_a_bucket_bound() -> None:
