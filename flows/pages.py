@@ -70,19 +70,26 @@ def format_duration(ms: int | None) -> str:
 
 
 def format_money(value: Any) -> str:
-    """A cost in the one currency: "$0.0042", "$12.50", "$0" for nothing spent."""
+    """A cost in the one currency: "$0.0042", "$0.20", "$12.50", "-$3.00", "$0" for nothing
+    spent. Cents always show two places; under a dollar up to four decimals, so a single
+    cheap call is not shown as nothing."""
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return ""
+    if not amount.is_finite():
+        return ""
     if amount == 0:
         return "$0"
-    if abs(amount) >= 1:
-        return f"${amount:,.2f}"
+    sign, amount = ("-" if amount < 0 else ""), abs(amount)
+    if amount >= 1:
+        return f"{sign}${amount:,.2f}"
     rounded = amount.quantize(Decimal("0.0001"))
     if rounded == 0:
-        return "<$0.0001"
-    return f"${rounded.normalize():f}"
+        return f"{sign}<$0.0001"
+    exponent = rounded.normalize().as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 4
+    return f"{sign}${rounded:.{places}f}"
 
 
 def live_url(*keys: str, **params: Any) -> str:

@@ -449,7 +449,7 @@ def test_every_number_of_a_flow_with_a_rejection_and_a_subflow_is_the_hand_compu
         '<th scope="row" class="mono">m-write</th><td class="num">5</td>'
         '<td class="num">550</td><td class="num">250</td><td class="num">$1.30</td>',
         '<th scope="row" class="mono">subflow:hc-enrich</th><td class="num">1</td>'
-        '<td class="num">50</td><td class="num">25</td><td class="num">$0.2</td>',
+        '<td class="num">50</td><td class="num">25</td><td class="num">$0.20</td>',
     ):
         assert shown_text in html, shown_text
 
