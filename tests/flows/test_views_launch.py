@@ -34,6 +34,8 @@ COMPLETE: dict[str, Any] = {
         {"id": "done", "type": "end"},
     ],
     "edges": [{"from": "write", "to": "done"}],
+    # Outcomes attach to the run of their subject: a flow measured by one needs a subject.
+    "subject": "{{ input.note_id }}",
     "feedback": {"outcome": "note_published"},
     "roi": {"baseline_minutes": 15, "hourly_cost": 40, "success_outcome": "note_published"},
 }
@@ -82,3 +84,12 @@ def test_a_complete_latest_version_reads_as_ready_to_go_live() -> None:
     assert 'data-launch-ready="true"' in html
     assert "version 2" in html and "0 of 4 missing" in html
     assert "the loop is closed" in html
+
+
+def test_a_flow_measured_by_an_outcome_without_a_subject_is_not_ready() -> None:
+    flow = save({key: value for key, value in COMPLETE.items() if key != "subject"})
+    html = page_for(Role.DESIGNER, flow).content.decode()
+    assert items(html) == {"trigger": "true", "action": "true", "feedback": "false", "roi": "true"}
+    assert 'data-launch-ready="false"' in html
+    assert "the flow has no subject" in html
+    assert f'href="/flows/{flow.slug}/edit/?launch=feedback"' in html

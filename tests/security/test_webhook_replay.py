@@ -45,7 +45,12 @@ def hook() -> tuple[str, str]:
 
 
 @pytest.fixture
-def outcome_hook() -> tuple[str, str]:
+def outcome_hook(hook: tuple[str, str]) -> tuple[str, str]:
+    """The outcomes hook and its secret, after the flow hook started a run on ``a@x.test`` (an
+    outcome must attach to a run of its subject)."""
+    path, secret = hook
+    started = post(path, BODY, signing.sign(secret, BODY, int(time.time())))
+    assert started.status_code == 202, started.content
     return "/api/hooks/outcomes", webhooks.webhook_secret_issue(flow=None).value
 
 
@@ -120,6 +125,7 @@ def test_an_outcome_webhook_replayed_with_a_fresh_event_id_records_nothing(
     replay = post(path, body, header, **{"Idempotency-Key": "o-4"})
     assert replay.json()["created"] is False
     assert Outcome.objects.count() == 1
+    assert Outcome.objects.get().run_id == Run.objects.get().id
 
 
 def test_receipts_are_kept_for_the_signature_window_then_pruned(hook: tuple[str, str]) -> None:

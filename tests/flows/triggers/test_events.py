@@ -36,6 +36,14 @@ def _flow(slug: str, trigger: dict[str, Any] | None = None) -> Any:
     return flow
 
 
+def _runs_on(*subjects: str) -> None:
+    """Runs (left unfinished, of a flow no trigger watches) on ``subjects``, for outcomes to
+    attach to: an outcome whose subject no run worked on is refused."""
+    accounts = _flow("accounts")
+    for subject in subjects:
+        run_start(flow=accounts, input={"email": subject})
+
+
 def test_a_finished_run_starts_the_watching_flow_once() -> None:
     source = _flow("qualify")
     follow = _flow("follow-up", {"type": "event", "on": "run.finished", "flow": "qualify"})
@@ -76,6 +84,7 @@ def test_an_outcome_starts_the_flow_watching_its_metric() -> None:
     watcher = _flow(
         "celebrate", {"type": "event", "on": "outcome.recorded", "metric": "meeting_booked"}
     )
+    _runs_on("a@x.test", "b@x.test")
     outcome_record(subject="a@x.test", metric="meeting_booked", value=1)
     outcome_record(subject="b@x.test", metric="other", value=1)
     started = Run.objects.get(flow=watcher)
@@ -88,6 +97,7 @@ def test_a_threshold_fires_once_when_the_total_crosses_it() -> None:
         "milestone",
         {"type": "event", "on": "outcome.recorded", "metric": "revenue", "threshold": 100},
     )
+    _runs_on("acme")
     for value in ("40", "50", "20", "500"):
         outcome_record(subject="acme", metric="revenue", value=value)
     runs = list(Run.objects.filter(flow=watcher))
@@ -109,6 +119,7 @@ def _launchable(slug: str, trigger: dict[str, Any]) -> Any:
         [node("draft", "agent", agent="writer", prompt="hi")],
         [],
         agents=[scripted("writer", "done")],
+        subject="{{ input.email }}",
         trigger=trigger,
         feedback={"outcome": "meeting_booked"},
         roi={"baseline_minutes": 5, "hourly_cost": 40, "success_outcome": "meeting_booked"},
@@ -148,6 +159,7 @@ def test_events_the_hooks_missed_are_started_by_the_catch_up(
     )
     run, _ = run_start(flow=source, input={"email": "a@x.test"})
     drive(run)
+    _runs_on("acme")
     for value in ("40", "70", "500"):
         outcome_record(subject="acme", metric="revenue", value=value)
     assert not Run.objects.filter(flow__in=[follow, watcher]).exists()

@@ -15,6 +15,7 @@ from django.test.utils import override_settings
 
 from controlroom.accounts import token_issue, user_ensure
 from controlroom.roles import Role
+from flows.engine.runs import run_start
 from flows.models import Outcome, Run, RunEvent, Step, WebhookSecret
 from flows.triggers import dispatch, signing, webhooks
 from tests.support.flows import document, node, save_live, scripted
@@ -269,6 +270,7 @@ def test_secrets_are_issued_through_the_api_by_designers(hook: tuple[Any, str]) 
 
 
 def test_outcomes_arrive_by_signed_webhook_once() -> None:
+    run, _ = run_start(flow=_flow(), input={"email": "a@x.test"})
     secret = webhooks.webhook_secret_issue(flow=None).value
     body = json.dumps({"subject": "a@x.test", "metric": "invoice_paid", "value": 99.95}).encode()
     ids = {
@@ -278,10 +280,22 @@ def test_outcomes_arrive_by_signed_webhook_once() -> None:
     assert len(ids) == 1
     outcome = Outcome.objects.get()
     assert str(outcome.value.normalize()) == "99.95" and outcome.source == "webhook"
+    assert outcome.run_id == run.id
     assert send("/api/hooks/outcomes", body, "whsec_bad", event_id="o2").status_code == 401
     bad = send("/api/hooks/outcomes", b'{"metric": "m"}', secret, event_id="o3")
     assert bad.status_code == 422 and bad.json()["error"]["details"][0]["pointer"] == "/subject"
     assert Outcome.objects.count() == 1
+
+
+def test_an_outcome_webhook_for_a_subject_no_run_worked_on_is_refused() -> None:
+    run_start(flow=_flow(), input={"email": "a@x.test"})
+    secret = webhooks.webhook_secret_issue(flow=None).value
+    body = json.dumps({"subject": "b@x.test", "metric": "invoice_paid", "value": 1}).encode()
+    refused = send("/api/hooks/outcomes", body, secret, event_id="o1")
+    error = refused.json()["error"]
+    assert (refused.status_code, error["code"]) == (422, "no_matching_run")
+    assert error["details"][0]["pointer"] == "/subject"
+    assert not Outcome.objects.exists()
 
 
 def test_signing_helpers_round_trip() -> None:
