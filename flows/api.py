@@ -41,7 +41,7 @@ from flows.schemas import (
     RunStartIn,
     ValidationOut,
 )
-from flows.states import ApprovalStatus, RunStatus
+from flows.states import ApprovalStatus, ErrorClass, RunStatus
 from flows.versions import (
     document_check,
     flow_export,
@@ -288,6 +288,7 @@ def run_list(
     request: HttpRequest,
     flow: str | None = None,
     status: str | None = None,
+    error_class: str | None = None,
     subject: str | None = None,
     version: int | None = None,
     since: datetime | None = None,
@@ -295,10 +296,14 @@ def run_list(
     cursor: str | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    """Runs, newest first. Filters: ``flow`` (slug), ``status``, ``subject`` (exact),
+    """Runs, newest first. Filters: ``flow`` (slug), ``status``, ``error_class`` (why a failed
+    run failed: ``domain``, ``transient``, ``crash``, ``rejected``), ``subject`` (exact),
     ``version`` (number, needs ``flow``), ``since`` / ``until`` (ISO 8601, on creation time)."""
     if status and status not in {s.value for s in RunStatus}:
         raise HttpError(400, f"unknown status {status!r}")
+    if error_class and error_class not in {c.value for c in ErrorClass}:
+        known = ", ".join(c.value for c in ErrorClass)
+        raise HttpError(400, f"unknown error_class {error_class!r} (one of: {known})")
     if version is not None and not flow:
         raise HttpError(400, "filtering by version needs a flow")
     for name, moment in (("since", since), ("until", until)):
@@ -310,6 +315,7 @@ def run_list(
             selectors.run_list(
                 flow=flow_obj,
                 status=status,
+                error_class=error_class,
                 subject=subject,
                 version=version,
                 since=since,

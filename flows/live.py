@@ -35,7 +35,7 @@ from flows import home, inbox, pages, selectors
 from flows.approvals import selectors as approval_selectors
 from flows.approvals.selectors import InboxFilters, inbox_sort_key
 from flows.models import Flow, Run
-from flows.states import RunStatus
+from flows.states import ErrorClass, RunStatus
 
 Events = Sequence[Mapping[str, Any]]
 
@@ -149,12 +149,21 @@ class RunList:
     min_interval = live.BURST_WINDOW
 
     def __init__(
-        self, *, group: str, user: Any, flow: Flow | None, status: str, cursor: str, limit: int
+        self,
+        *,
+        group: str,
+        user: Any,
+        flow: Flow | None,
+        status: str,
+        cursor: str,
+        limit: int,
+        error_class: str = "",
     ) -> None:
         self.group = group
         self.user = user
         self.flow = flow
         self.status = status
+        self.error_class = error_class
         self.cursor = cursor
         self.limit = limit
         self.known: list[uuid.UUID] = []
@@ -165,7 +174,11 @@ class RunList:
     def sync(self) -> list[str]:
         try:
             runs, _ = page(
-                selectors.run_list(flow=self.flow, status=self.status or None),
+                selectors.run_list(
+                    flow=self.flow,
+                    status=self.status or None,
+                    error_class=self.error_class or None,
+                ),
                 cursor=self.cursor or None,
                 limit=self.limit,
             )
@@ -175,8 +188,10 @@ class RunList:
         return [_render(f"{RUN_LIST}#run_rows", self._context(runs))]
 
     def _matches(self, run: Run) -> bool:
-        return (self.flow is None or run.flow_id == self.flow.id) and (
-            not self.status or run.status == self.status
+        return (
+            (self.flow is None or run.flow_id == self.flow.id)
+            and (not self.status or run.status == self.status)
+            and (not self.error_class or run.error_class == self.error_class)
         )
 
     def render(self, events: Events) -> list[str]:
@@ -202,9 +217,11 @@ class RunList:
 
 def _list_params(params: Mapping[str, str], default_limit: int) -> dict[str, Any]:
     status = params.get("status", "")
+    error_class = params.get("error_class", "")
     limit = _int(params.get("limit")) or default_limit
     return {
         "status": status if status in {s.value for s in RunStatus} else "",
+        "error_class": error_class if error_class in {c.value for c in ErrorClass} else "",
         "cursor": params.get("cursor", ""),
         "limit": max(1, min(limit, 200)),
     }

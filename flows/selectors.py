@@ -29,16 +29,19 @@ def run_list(
     *,
     flow: Flow | None = None,
     status: str | None = None,
+    error_class: str | None = None,
     subject: str | None = None,
     version: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[Run]:
-    """Runs, filtered: ``version`` is the flow's version number (with ``flow``); ``since`` /
+    """Runs, filtered: ``error_class`` is why a failed run failed (``flows.states.ErrorClass``,
+    e.g. ``rejected``); ``version`` is the flow's version number (with ``flow``); ``since`` /
     ``until`` bound when the run was created (``since`` included, ``until`` excluded)."""
     lookups = {
         "flow": flow,
         "status": status or None,
+        "error_class": error_class or None,
         "subject": subject or None,
         "version__number": version,
         "created_at__gte": since,

@@ -29,6 +29,9 @@ tool failure) is worth retrying, after ``retry_after`` seconds if given; any oth
 Usage is billed per stage: each entry of ``AgentAnswer.routing`` has the provider and model
 that stage called, its tokens and its cost at that stage's prices (a failed stage: what its
 earlier turns used, usually nothing). ``flows.roi.facts`` bills each entry to its own model.
+An invocation that fails is billed the same way: the ``AgentError`` it raises carries the
+entries of every stage tried, the failing one included (``AgentError.routing``), so what a
+failed attempt spent (an escalated stage's answer, a tool loop's earlier turns) is not lost.
 """
 
 from __future__ import annotations
@@ -115,8 +118,31 @@ def agent_invoke(
     invocation for the same ``step.key`` (a retried attempt) replays side-effecting tools from
     the effect ledger instead of acting twice. May take many seconds.
     """
-    system = _instructions(spec, variables)
     routing: list[dict[str, Any]] = []
+    try:
+        return _stages_run(
+            spec, prompt=prompt, variables=variables, call_number=call_number, step=step,
+            guard=guard, routing=routing,
+        )  # fmt: skip
+    except AgentError as exc:
+        exc.routing = list(routing)  # what the failed invocation used, billed all the same
+        raise
+
+
+def _stages_run(
+    spec: dict[str, Any],
+    *,
+    prompt: str,
+    variables: dict[str, Any],
+    call_number: int,
+    step: StepRef,
+    guard: Guard,
+    routing: list[dict[str, Any]],
+) -> AgentAnswer:
+    """The cascade: each stage tried appends its entry to ``routing`` (a stage that raised
+    too, with what it used before the failure) before the answer is returned or the error
+    raised."""
+    system = _instructions(spec, variables)
     tokens_in = tokens_out = turns = calls = 0
     cost = Decimal("0")
     stages = agent_stages(spec)
@@ -127,10 +153,7 @@ def agent_invoke(
                 stage, system=system, prompt=prompt, variables=variables,
                 call_number=call_number, step=step, turn_base=turns, guard=guard,
             )  # fmt: skip
-        except ModelCallError as exc:
-            if last:
-                raise
-            # The provider failed this stage: bill what its earlier turns used, hand over.
+        except AgentError as exc:
             partial = exc.partial or StageRun(final=ModelResponse(text=""), model="")
             partial.model = partial.model or str(stage.get("model") or "")
             turns += partial.turns
@@ -140,7 +163,9 @@ def agent_invoke(
             stage_cost = price(stage, partial.tokens_in, partial.tokens_out)
             cost += stage_cost
             routing.append(failed_entry(index, stage, partial, stage_cost, exc))
-            continue
+            if last or not isinstance(exc, ModelCallError):
+                raise
+            continue  # the provider failed this stage: hand over to the next
         turns += run.turns
         calls += run.tool_calls
         tokens_in += run.tokens_in

@@ -8,14 +8,23 @@ next stage (``agents.runtime.agent_invoke``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agents.runtime.loop import StageRun
 
 
 class AgentError(Exception):
-    """The agent's call failed in a way retrying will not fix."""
+    """The agent's call failed in a way retrying will not fix.
+
+    What the failed call had used is kept for billing (a failed attempt's tokens are spent
+    all the same): ``partial`` is what the failing stage used before the failure, set by
+    ``stage_run``; ``routing`` has one entry per stage tried, the failing one included, each
+    with its own model, tokens and cost (set by ``agent_invoke``; empty when raised
+    elsewhere)."""
+
+    partial: StageRun | None = None
+    routing: list[dict[str, Any]] = []  # replaced per instance, never mutated
 
 
 class AgentTransientError(AgentError):
@@ -31,8 +40,6 @@ class OutputRejected(AgentError):
 class ModelCallError(AgentError):
     """The provider failed a model call. ``partial`` is what the stage used before the failing
     call (earlier turns of its tool loop), set by ``stage_run``; None when nothing was used."""
-
-    partial: StageRun | None = None
 
 
 class ModelCallTransientError(AgentTransientError, ModelCallError):

@@ -57,14 +57,14 @@ def stage_run(
     Raises ``ModelCallError`` (or ``ModelCallTransientError``) when the provider fails a model
     call, with ``partial`` set to what the stage's earlier turns used, so a cascade can bill
     them and hand over to its next stage; any other ``AgentError`` (tools, policies,
-    ``max_turns``) is the step's."""
+    ``max_turns``) is the step's, with ``partial`` set the same way (what it used is billed)."""
     run = StageRun(final=ModelResponse(text=""), model=str(stage.get("model") or ""))
     try:
         return _loop(
             stage, run, system=system, prompt=prompt, variables=variables,
             call_number=call_number, step=step, turn_base=turn_base, guard=guard,
         )  # fmt: skip
-    except ModelCallError as exc:
+    except AgentError as exc:
         exc.partial = run
         raise
 

@@ -174,10 +174,11 @@ def routing_entry(
 def failed_entry(
     index: int, stage: dict[str, Any], run: StageRun, cost: Decimal, error: AgentError
 ) -> dict[str, Any]:
-    """A stage whose provider failed a model call (not the last: the cascade went on to the
-    next stage). Same shape as ``routing_entry``, with ``outcome`` ``failed``, the error's
-    class (``transient`` or ``final``) and its message in ``reason``, and what its earlier
-    turns used (usually nothing)."""
+    """A stage that raised: its provider failed a model call (the cascade goes on to the next
+    stage unless it was the last), or it failed otherwise (a tool, a policy, ``max_turns``:
+    the step's failure). Same shape as ``routing_entry``, with ``outcome`` ``failed``, the
+    error's class (``transient`` or ``final``) and its message in ``reason``, and what its
+    earlier turns used (usually nothing)."""
     return {
         "stage": index,
         "provider": str(stage.get("provider") or "scripted"),

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from agents.redaction import redact
+from agents.redaction import redact, redact_value
 from controlroom import batch
 from controlroom.observability import context as ids
 from controlroom.observability import tracing as observability
@@ -31,11 +31,12 @@ from flows.engine import claims, context, continuation, transitions
 from flows.engine.claims import Claim
 from flows.engine.hooks import HOOKS
 from flows.engine.nodes import REGISTRY
-from flows.engine.nodes.base import Done, NodeContext, StepError, TransientError
+from flows.engine.nodes.base import Done, NodeContext, StepError, TransientError, Usage
 from flows.engine.scheduler import Advance
 from flows.graph import for_version
 from flows.guardrails.sources import document_policies
 from flows.models import Run, Step
+from flows.roi import facts as roi_facts
 from flows.states import StepStatus
 
 logger = logging.getLogger(__name__)
@@ -198,9 +199,11 @@ def with_database[T](func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             delay = min(delay * 2, 5.0)
 
 
-def _fenced(claim: Claim) -> tuple[Advance, Step] | None:
-    """Lock the run and re-read the step; None if this attempt no longer owns it."""
-    advance = Advance.open(claim.step.run_id)
+def _fenced(claim: Claim, *, usage: Usage | None = None) -> tuple[Advance, Step] | None:
+    """Lock the run and re-read the step; None if this attempt no longer owns it. With
+    ``usage``, the lock adds it to the run's totals (``Advance.open``): a caller that gets
+    None must roll its transaction back."""
+    advance = Advance.open(claim.step.run_id, usage=usage)
     step = Step.objects.get(id=claim.step.id)
     if step.status != StepStatus.RUNNING or step.attempt != claim.attempt:
         logger.info("step %s attempt %s was superseded; result discarded", step.id, claim.attempt)
@@ -258,17 +261,34 @@ def backoff_seconds(step: Step, config: dict[str, Any], retry_after: float | Non
 
 
 def _failed_attempt(claim: Claim, error: StepError) -> None:
+    """Record a failed attempt: queue the step again (a transient failure with attempts
+    left, after a backoff) or fail it for good along its failure path (``Advance.fail_step``).
+
+    What the attempt spent (``error.usage``, e.g. an agent's escalated stage before its last
+    stage failed) is billed either way, in this same transaction: the statement that locks
+    the run adds it to the run's totals. A step failing for good keeps it on its row (billed
+    per model when it ends); a retried attempt is billed per model now and said in the
+    step's history, since the step's row will hold only its last attempt's usage. Each
+    attempt is billed once; a superseded attempt rolls back and bills nothing."""
     # Stored errors never carry a secret (a provider echoing its key, a traceback): redacted
     # before the step, its history and the run keep them; outside the transaction it may read.
     error.message = redact(error.message)
+    error.details = redact_value(error.details)  # e.g. a failed stage's reason in ``routing``
+    usage = error.usage
     with transaction.atomic(), batch.batched():
-        fenced = _fenced(claim)
+        fenced = _fenced(claim, usage=usage)
         if fenced is None:
+            transaction.set_rollback(True)  # the usage the lock added is not this attempt's
             return
         advance, step = fenced
         if error.error_class == "transient" and step.attempt < step.max_attempts:
             config = advance.graph.config(step.node_id)
             delay = backoff_seconds(step, config, error.retry_after)
+            data: dict[str, Any] = {"retry_in_seconds": round(delay, 3), "error": error.message}
+            if usage is not None:
+                data["spent"] = roi_facts.fact_attempt_spent(
+                    step=step, usage=usage, routing=error.details.get("routing")
+                )
             transitions.step_move(
                 step,
                 StepStatus.QUEUED,
@@ -276,10 +296,17 @@ def _failed_attempt(claim: Claim, error: StepError) -> None:
                 error_class=error.error_class,
                 due_at=timezone.now() + timedelta(seconds=delay),
                 enqueued_at=None,
-                data={"retry_in_seconds": round(delay, 3), "error": error.message},
+                data=data,
             )
             return
-        advance.fail_step(step, error.message, error.error_class)
+        advance.fail_step(
+            step,
+            error.message,
+            error.error_class,
+            usage=usage,
+            details=error.details,
+            usage_added=True,
+        )
         advance.drain()
 
 

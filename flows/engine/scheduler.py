@@ -31,7 +31,15 @@ from flows import graph as graphs
 from flows.engine import claims, context, continuation, transitions, waits
 from flows.engine.hooks import HOOKS
 from flows.engine.nodes import REGISTRY
-from flows.engine.nodes.base import Done, NodeContext, NodeType, Requeue, StepError, Wait
+from flows.engine.nodes.base import (
+    Done,
+    NodeContext,
+    NodeType,
+    Requeue,
+    StepError,
+    Usage,
+    Wait,
+)
 from flows.engine.nodes.join import required_arrivals
 from flows.guardrails import gates
 from flows.models import Approval, EdgeSignal, Run, Step
@@ -53,6 +61,15 @@ class _Activation:
     scope: str
     previous_node: str | None = None
     extra_input: dict[str, Any] | None = None
+
+
+@dataclass
+class _Spent:
+    """What a failed attempt spent (``Advance.fail_step``); ``added``: in the run's totals."""
+
+    usage: Usage
+    details: dict[str, Any]
+    added: bool
 
 
 class Advance:
@@ -310,7 +327,15 @@ class Advance:
             try:
                 taken = node_type.select_edges(self.node_context(step), done.output)
             except StepError as exc:
-                return self.fail_step(step, exc.message, exc.error_class, attempt=attempt)
+                return self.fail_step(
+                    step,
+                    exc.message,
+                    exc.error_class,
+                    attempt=attempt,
+                    usage=done.usage,
+                    details=done.details,
+                    usage_added=usage_added,
+                )
         usage = done.usage
         extra: dict[str, Any] = {"input": {**step.input, **done.details}} if done.details else {}
         moved = transitions.step_move(
@@ -367,10 +392,20 @@ class Advance:
         *,
         attempt: int | None = None,
         recoverable: bool = True,
+        usage: Usage | None = None,
+        details: dict[str, Any] | None = None,
+        usage_added: bool = False,
     ) -> bool:
         """``step`` failed for good (its retries, if any, are used up): follow the node's
         failure path. With ``attempt``, only while the step still runs at that attempt; False
         (nothing changed) when it does not.
+
+        What the failed attempt spent (``usage``: an agent's model calls before it failed, a
+        failed child run's totals) is billed as a success's is, whichever path follows: the
+        step keeps it (model, tokens, cost, and ``details`` such as an agent's ``routing``
+        merged into its input), so ROI and the metrics bill it per model when the step ends
+        (``flows.roi.facts``), and the run's totals get it here, in this transaction — unless
+        ``usage_added`` (the caller's ``open(usage=…)`` already added it).
 
         The failure path, in order (the document's ``on_error`` and ``"on": "error"`` edges):
 
@@ -388,8 +423,9 @@ class Advance:
         Not ``recoverable`` (a limit policy refused the activation): always the last."""
         message = redact(message)  # stored errors never carry a secret (agents.redaction)
         where = None if attempt is None else Q(attempt=attempt)
+        spent = _Spent(usage or Usage(), details or {}, usage_added)
         if recoverable and self.graph.on_error(step.node_id) == "continue":
-            return self._continue(step, context.error_dict(error_class, message), attempt)
+            return self._continue(step, context.error_dict(error_class, message), attempt, spent)
         routes = [e.index for e in self.graph.error_edges.get(step.node_id, [])]
         if recoverable and routes and step.node_id not in self.graph.map_body:
             moved = transitions.step_move(
@@ -399,6 +435,7 @@ class Advance:
                 error=message,
                 error_class=error_class,
                 taken=routes,
+                **self._spent_fields(step, spent),
             )
             if not moved:
                 return False
@@ -409,7 +446,12 @@ class Advance:
             self._propagate(step, routes, silent=[])
             return True
         moved = transitions.step_move(
-            step, StepStatus.FAILED, where=where, error=message, error_class=error_class
+            step,
+            StepStatus.FAILED,
+            where=where,
+            error=message,
+            error_class=error_class,
+            **self._spent_fields(step, spent),
         )
         if not moved and attempt is not None:
             return False
@@ -420,16 +462,47 @@ class Advance:
         )
         return True
 
-    def _continue(self, step: Step, error: dict[str, str], attempt: int | None) -> bool:
-        """``on_error: continue``: succeed ``step`` with its error as output (``fail_step``)."""
+    def _spent_fields(self, step: Step, spent: _Spent) -> dict[str, Any]:
+        """The failed step's columns for what it spent (``fail_step``); bills the run unless
+        that was done already. Called just before the step's move, whose fence the caller
+        has already checked when it passes ``attempt`` (a lost move rolls back with it)."""
+        usage = spent.usage
+        fields: dict[str, Any] = {"input": {**step.input, **spent.details}} if spent.details else {}
+        if not (usage.tokens_in or usage.tokens_out or usage.cost):
+            return fields
+        if not spent.added:
+            self._add_usage(usage.tokens_in, usage.tokens_out, usage.cost)
+            spent.added = True
+        return fields | {
+            "model": usage.model,
+            "tokens_in": usage.tokens_in,
+            "tokens_out": usage.tokens_out,
+            "cost": usage.cost,
+        }
+
+    def _continue(
+        self, step: Step, error: dict[str, str], attempt: int | None, spent: _Spent
+    ) -> bool:
+        """``on_error: continue``: succeed ``step`` with its error as output (``fail_step``),
+        keeping what the failed attempt spent."""
         output = {"error": error}
         try:
             taken = NodeType.select_edges(REGISTRY[step.node_type], self.node_context(step), output)
         except StepError as exc:
             message = f"{error['message']} (and on_error 'continue' could not go on: {exc.message})"
-            return self.fail_step(step, message, error["class"], attempt=attempt, recoverable=False)
-        done = Done(output=output, taken=taken, details={"on_error": "continued"})
-        return self.succeed(step, done, attempt=attempt)
+            return self.fail_step(
+                step,
+                message,
+                error["class"],
+                attempt=attempt,
+                recoverable=False,
+                usage=spent.usage,
+                details=spent.details,
+                usage_added=spent.added,
+            )
+        details = {**spent.details, "on_error": "continued"}
+        done = Done(output=output, taken=taken, details=details, usage=spent.usage)
+        return self.succeed(step, done, attempt=attempt, usage_added=spent.added)
 
     # --- edges ---------------------------------------------------------------------------------
     def _propagate(self, step: Step, taken: list[int], *, silent: list[int]) -> None:
@@ -612,6 +685,8 @@ def subflow_done(child: Run) -> None:
             "status": child.status,
             "output": child.output,
             "error": child.error,
+            "error_class": child.error_class,  # the parent step fails the same way
+            "run_id": str(child.id),
             # What the child (and its own children) spent: the subflow step bills it.
             "usage": {
                 "flow": child.flow.slug,

@@ -62,7 +62,7 @@ def resume(advance: Advance, step: Step, payload: dict[str, Any]) -> None:
     try:
         outcome = node_type.resume(advance.node_context(step), payload)
     except StepError as exc:
-        advance.fail_step(step, exc.message, exc.error_class)
+        advance.fail_step(step, exc.message, exc.error_class, usage=exc.usage, details=exc.details)
         return
     advance.apply(step, outcome)
 

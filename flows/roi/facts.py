@@ -163,6 +163,31 @@ def step_usage_by_model(step: Step) -> list[tuple[str, str, dict[str, Any]]]:
     return entries
 
 
+def fact_attempt_spent(*, step: Step, usage: Any, routing: Any) -> dict[str, Any]:
+    """An attempt of ``step`` failed and the step will run again: bill what the attempt spent
+    (``usage``, a ``Usage``: model, tokens, cost; ``routing``, its agent's stage entries) to
+    its models now, as ``step_usage_by_model`` would for a finished step. The step's own row
+    keeps only its last attempt's usage (billed by ``fact_step_finished`` when it ends), so
+    each attempt is billed once. Returns the usage as the step's history records it."""
+    details = step.input if isinstance(step.input, dict) else {}
+    attempt = Step(
+        run_id=step.run_id,
+        input={"agent_spec": details.get("agent_spec"), "routing": routing},
+        model=usage.model,
+        tokens_in=usage.tokens_in,
+        tokens_out=usage.tokens_out,
+        cost=usage.cost,
+    )
+    if usage.tokens_in or usage.tokens_out or usage.cost:
+        _record(*[(step.run_id, Grain.USAGE, *entry) for entry in step_usage_by_model(attempt)])
+    return {
+        "model": usage.model,
+        "tokens_in": usage.tokens_in,
+        "tokens_out": usage.tokens_out,
+        "cost": str(usage.cost),
+    }
+
+
 def fact_run_finished(run: Run) -> None:
     """A run reached a terminal status: counts by status, end-to-end duration (from its
     creation, so time queued counts), and the model cost its steps added up to."""

@@ -21,7 +21,7 @@ from controlroom.roles import Capability, can
 from flows import inbox, killswitch, pages, selectors
 from flows.engine import runs
 from flows.models import Flow, Run
-from flows.states import RunStatus
+from flows.states import ErrorClass, RunStatus
 
 MAX_INPUT_BYTES = 200_000
 
@@ -120,10 +120,13 @@ def run_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in {s.value for s in RunStatus}:
         status = ""
+    error_class = request.GET.get("error_class", "")
+    if error_class not in {c.value for c in ErrorClass}:
+        error_class = ""
     cursor = request.GET.get("cursor", "")
     try:
         rows, next_cursor = page(
-            selectors.run_list(flow=flow, status=status or None),
+            selectors.run_list(flow=flow, status=status or None, error_class=error_class or None),
             cursor=cursor or None,
             limit=pages.RUNS_PER_PAGE,
         )
@@ -136,11 +139,16 @@ def run_list(request: HttpRequest) -> HttpResponse:
         "cursor": cursor,
         "flow": flow,
         "status": status,
+        "error_class": error_class,
         "flows": selectors.flow_list(),
         "statuses": [(s.value, pages.state_label(s.value)) for s in RunStatus],
+        "error_classes": [(c.value, c.value.capitalize()) for c in ErrorClass],
         "show_flow": flow is None,
         "live_url": pages.live_url(
-            f"flow.{flow.id}" if flow else "runs", status=status, cursor=cursor
+            f"flow.{flow.id}" if flow else "runs",
+            status=status,
+            error_class=error_class,
+            cursor=cursor,
         ),
     }
     return render(request, "flows/run_list.html", context)

@@ -27,6 +27,7 @@ ANY_USER = {("GET", "/api/tokens"), ("POST", "/api/tokens"), ("DELETE", "/api/to
 VIEWER_POSTS = {
     ("POST", "/api/flows/validate"),
     ("POST", "/api/flows/parse"),
+    ("POST", "/api/flows/{slug}/diff"),
     ("POST", "/api/expressions/preview"),
     ("POST", "/api/policies/simulate"),
     ("POST", "/api/policies/{slug}/simulate"),

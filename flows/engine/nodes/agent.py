@@ -10,11 +10,15 @@ effects from the ledger instead of repeating them. The step's usage is the model
 accepted answer and the tokens and cost of every stage tried; the step's ``routing`` details
 hold each stage's own model, tokens and cost, which ROI and the metrics bill per model
 (``flows.roi.facts.step_usage_by_model``). A stage whose provider fails hands over to the next
-stage; only the last stage's failure is the step's (``agents.runtime``).
+stage; only the last stage's failure is the step's (``agents.runtime``). A failed attempt
+is billed too: what its stages used travels with the step's error (``StepError.usage`` and
+``routing`` in its details) and the engine adds it to the run (``flows.engine.runner``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from agents import memory, runtime
@@ -71,9 +75,11 @@ class AgentNode(NodeType):
         except runtime.PolicyParked as exc:
             return gates.parked(exc, agent=slug, extra={"prompt": guard.at_rest(prompt)})
         except runtime.AgentTransientError as exc:
-            raise TransientError(str(exc), retry_after=exc.retry_after) from exc
+            raise TransientError(
+                str(exc), retry_after=exc.retry_after, **_spent(exc, guard.at_rest)
+            ) from exc
         except runtime.AgentError as exc:
-            raise DomainError(str(exc)) from exc
+            raise DomainError(str(exc), **_spent(exc, guard.at_rest)) from exc
         usage = Usage(
             model=answer.model,
             tokens_in=answer.tokens_in,
@@ -120,6 +126,23 @@ def policy_resume(ctx: NodeContext, payload: dict[str, Any]) -> Done | Requeue:
     if gate.get("key") == "output":  # the gated answer itself, as approved (or edited)
         return Done(output=payload.get("output"))
     return Requeue(reason=f"policy gate approved by {who}")
+
+
+def _spent(error: runtime.AgentError, at_rest: Callable[[Any], Any]) -> dict[str, Any]:
+    """What a failed invocation used, for the step's failure: its usage (every stage tried,
+    at its own prices; the model of the last one tried), None when it used nothing, and its
+    ``routing`` entries for the step page, which bill each stage to its own model
+    (``flows.roi.facts``)."""
+    routing = error.routing
+    if not routing:
+        return {}
+    usage = Usage(model=str(routing[-1].get("model") or ""))
+    for stage in routing:
+        usage.tokens_in += int(stage.get("tokens_in") or 0)
+        usage.tokens_out += int(stage.get("tokens_out") or 0)
+        usage.cost += Decimal(str(stage.get("cost") or 0))
+    spent = usage.tokens_in or usage.tokens_out or usage.cost
+    return {"usage": usage if spent else None, "details": at_rest({"routing": routing})}
 
 
 def _recall(spec: dict[str, Any], ctx: NodeContext) -> tuple[str | None, list[dict[str, Any]]]:

@@ -20,14 +20,28 @@ if TYPE_CHECKING:
 
 
 class StepError(Exception):
-    """A step failure, classified. The class decides what happens, not the call site."""
+    """A step failure, classified. The class decides what happens, not the call site.
+
+    ``usage`` is what the failed attempt spent all the same (an agent's model calls before
+    it failed, a failed child run's totals), billed to the run like a success's;
+    ``details`` go into the step's ``input`` as a ``Done``'s do (an agent's ``routing``,
+    which bills each stage to its own model)."""
 
     error_class: ClassVar[str] = "domain"
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        usage: Usage | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.usage = usage
+        self.details = details or {}
 
 
 class DomainError(StepError):
@@ -47,6 +61,24 @@ class Rejected(StepError):
     loop's escalation): the step fails with class ``rejected``."""
 
     error_class = "rejected"
+
+
+def classified(
+    error_class: str,
+    message: str,
+    *,
+    usage: Usage | None = None,
+    details: dict[str, Any] | None = None,
+) -> StepError:
+    """A step failure whose class is data (a child run's ``error_class``, one of
+    ``flows.states.ErrorClass``): the subclass with that class, or a ``StepError`` carrying a
+    class no subclass has (``crash``)."""
+    for kind in (DomainError, TransientError, Rejected):
+        if kind.error_class == error_class:
+            return kind(message, usage=usage, details=details)
+    error = StepError(message, usage=usage, details=details)
+    error.error_class = error_class  # type: ignore[misc]
+    return error
 
 
 class Superseded(TransientError):

@@ -4,8 +4,13 @@ Roll-up: when the child succeeds, the subflow step's usage is the child run's to
 (which already hold its own subflows'), billed under model ``subflow:<child flow slug>``. The
 engine adds a step's usage to its run's totals under the run's row lock, so a parent run's
 tokens and cost include its children's, and its flow's ROI counts them (``flows.roi``). Its
-duration spans the child's, since the step waits for it. A child that fails or is cancelled
-fails the step; what it spent stays on the child run and the child flow's ROI only.
+duration spans the child's, since the step waits for it.
+
+A child that fails or is cancelled fails the step with the child's error class (a child whose
+approval was rejected: ``rejected``; a cancelled child, or one with no class: ``domain``) and
+a message naming the child run, so a parent with no failure path for the step fails the same
+way. What the child spent is the failed step's usage all the same (``StepError.usage``): the
+parent's totals include every child's, whatever its outcome.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from flows.engine.nodes.base import (
     SubflowRequest,
     Usage,
     Wait,
+    classified,
     object_schema,
 )
 
@@ -54,10 +60,18 @@ class SubflowNode(NodeType):
         )
 
     def resume(self, ctx: NodeContext, payload: dict[str, Any]) -> Done:
+        """The child run ended (``payload``: its ``status``, ``output``, ``error``,
+        ``error_class``, ``run_id`` and ``usage``, from ``scheduler.subflow_done``)."""
+        usage = _usage(payload.get("usage"))
         if payload.get("status") != "succeeded":
             status, error = payload.get("status"), payload.get("error", "")
-            raise DomainError(f"subflow {ctx.config['flow']!r} {status}: {error}")
-        return Done(output=payload.get("output"), usage=_usage(payload.get("usage")))
+            message = f"subflow {ctx.config['flow']!r} {status} (run {payload.get('run_id')})"
+            raise classified(
+                str(payload.get("error_class") or "domain"),
+                f"{message}: {error}" if error else message,
+                usage=usage,
+            )
+        return Done(output=payload.get("output"), usage=usage)
 
 
 def _usage(spent: Any) -> Usage:
