@@ -156,6 +156,16 @@ def routing_entry(
     else:
         outcome = "rejected" if verdict.rejected is not None else "accepted"
     return {
+        **_stage_usage(index, stage, run, cost),
+        "confidence": verdict.confidence,
+        "outcome": outcome,
+        "reason": verdict.problem,
+    }
+
+
+def _stage_usage(index: int, stage: dict[str, Any], run: StageRun, cost: Decimal) -> dict[str, Any]:
+    """What a stage called and used: the fields every routing entry starts with."""
+    return {
         "stage": index,
         "provider": str(stage.get("provider") or "scripted"),
         "model": run.model,
@@ -165,9 +175,6 @@ def routing_entry(
         "cost": str(cost),
         "turns": run.turns,
         "tool_calls": run.tool_calls,
-        "confidence": verdict.confidence,
-        "outcome": outcome,
-        "reason": verdict.problem,
     }
 
 
@@ -180,15 +187,7 @@ def failed_entry(
     error's class (``transient`` or ``final``) and its message in ``reason``, and what its
     earlier turns used (usually nothing)."""
     return {
-        "stage": index,
-        "provider": str(stage.get("provider") or "scripted"),
-        "model": run.model,
-        "configured_model": str(stage.get("model") or ""),
-        "tokens_in": run.tokens_in,
-        "tokens_out": run.tokens_out,
-        "cost": str(cost),
-        "turns": run.turns,
-        "tool_calls": run.tool_calls,
+        **_stage_usage(index, stage, run, cost),
         "confidence": None,
         "outcome": "failed",
         "error_class": "transient" if isinstance(error, AgentTransientError) else "final",
