@@ -128,3 +128,27 @@ def connection_update(
         if bind_key and secret is not None:
             secret_bind_connection(secret=secret, connection=connection)
     return connection
+
+
+class ConnectionInUse(ValueError):
+    """Agents still use the connection: it cannot be deleted."""
+
+
+def connection_delete(*, connection: ProviderConnection) -> None:
+    """Delete a connection and its key bindings (not the secret), audited as
+    ``connection.deleted``. Raises ``ConnectionInUse`` while any agent names it (agents keep
+    working only through a connection; re-point or archive them first)."""
+    with transaction.atomic():
+        used = list(connection.agents.values_list("slug", flat=True)[:5])
+        if used:
+            raise ConnectionInUse(
+                f"agents use connection {connection.slug!r} ({', '.join(used)}); "
+                "point them at another connection first"
+            )
+        audit_record(
+            kind="config",
+            action="connection.deleted",
+            subject=connection.slug,
+            data={"kind": connection.kind, "base_url": connection.base_url},
+        )
+        connection.delete()

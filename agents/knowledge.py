@@ -16,10 +16,11 @@ from functools import reduce
 from pathlib import Path
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils.text import slugify
 
+from agents.audit import audit_record
 from agents.models import KnowledgeBase, KnowledgeDocument
 
 CONFIG = "english"
@@ -32,6 +33,10 @@ MAX_WORDS = 32
 
 class KnowledgeError(ValueError):
     """A bad document or query, or an unknown knowledge base."""
+
+
+class KnowledgeConflict(KnowledgeError):
+    """A knowledge base with that slug exists already."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,41 @@ def knowledge_base_ensure(*, slug: str, name: str = "") -> KnowledgeBase:
         slug=slug, defaults={"name": name or slug.replace("-", " ").title()}
     )
     return base
+
+
+def knowledge_base_create(*, slug: str, name: str) -> KnowledgeBase:
+    """Create the knowledge base ``slug`` named ``name``, audited as ``knowledge_base.created``.
+    Raises ``KnowledgeError`` for a bad slug or a blank name, ``KnowledgeConflict`` if the slug
+    is taken (unlike ``knowledge_base_ensure``, which returns the existing base)."""
+    if not slug or slugify(slug) != slug:
+        raise KnowledgeError(f"{slug!r} is not a valid knowledge base slug")
+    if not name.strip():
+        raise KnowledgeError("a knowledge base needs a name")
+    try:
+        with transaction.atomic():
+            base = KnowledgeBase.objects.create(slug=slug, name=name.strip())
+            audit_record(
+                kind="config", action="knowledge_base.created", subject=slug, data={"name": name}
+            )
+    except IntegrityError:
+        raise KnowledgeConflict(f"a knowledge base {slug!r} exists already") from None
+    return base
+
+
+def knowledge_base_delete(*, base: KnowledgeBase) -> int:
+    """Delete ``base`` and all its documents, audited as ``knowledge_base.deleted`` (with the
+    number of documents). Agents searching it by slug get "no knowledge base" from then on.
+    Returns how many documents went with it."""
+    with transaction.atomic():
+        documents = base.documents.count()
+        audit_record(
+            kind="config",
+            action="knowledge_base.deleted",
+            subject=base.slug,
+            data={"name": base.name, "documents": documents},
+        )
+        base.delete()
+    return documents
 
 
 def knowledge_document_add(

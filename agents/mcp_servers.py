@@ -162,3 +162,12 @@ def _audit(action: str, server: McpServer) -> None:
             "enabled": server.enabled,
         },
     )
+
+
+def mcp_server_delete(*, server: McpServer) -> None:
+    """Delete a server and its listed tools, audited as ``mcp_server.deleted``. Flow versions
+    that call ``mcp:<slug>/<tool>`` fail that call from now on (the tool is unknown), as they
+    do when a refresh stops listing a tool."""
+    with transaction.atomic():
+        _audit("mcp_server.deleted", server)
+        server.delete()

@@ -178,3 +178,132 @@ class ErrorBody(Schema):
 
 class ErrorOut(Schema):
     error: ErrorBody
+
+
+# --- configuration: provider connections, MCP servers, knowledge bases --------------------------
+
+#: What the configuration pages accept as a slug (Django's ``SlugField``) and a base's slug.
+CONFIG_SLUG = r"^[-a-zA-Z0-9_]+$"
+KNOWLEDGE_SLUG = r"^[a-z0-9][a-z0-9-]*$"
+
+
+class _ConnectionFields(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    base_url: str = Field(default="", max_length=500)
+    api_key: str | None = Field(default=None, max_length=100, description="a secret's name")
+    timeout_seconds: float = 60.0
+
+
+class ConnectionIn(_ConnectionFields):
+    slug: str = Field(max_length=80, pattern=CONFIG_SLUG)
+
+
+class ConnectionPut(_ConnectionFields):
+    """Every field but the slug (agents refer to it); unset ones take their defaults."""
+
+
+class ConnectionOut(Schema):
+    slug: str
+    kind: str
+    base_url: str
+    api_key: str | None = Field(description="the key secret's name (never its value)")
+    timeout_seconds: float
+    agent_count: int
+    created_at: str
+    updated_at: str
+
+
+class ConnectionListOut(Schema):
+    items: list[ConnectionOut]
+    next_cursor: str | None
+
+
+class _McpServerFields(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200)
+    transport: str
+    command: str = Field(default="", max_length=500)
+    args: list[str] = Field(default_factory=list)
+    url: str = Field(default="", max_length=500)
+    category: str = "read"
+    headers_secret: str | None = Field(default=None, max_length=100)
+    enabled: bool = True
+
+
+class McpServerIn(_McpServerFields):
+    slug: str = Field(max_length=80, pattern=CONFIG_SLUG)
+
+
+class McpServerPut(_McpServerFields):
+    """Every field but the slug (tools are named ``mcp:<slug>/<tool>``)."""
+
+
+class McpServerOut(Schema):
+    slug: str
+    name: str
+    transport: str
+    command: str
+    args: list[str]
+    url: str
+    category: str
+    headers_secret: str | None = Field(description="the credential secret's name, never a value")
+    enabled: bool
+    tool_count: int
+    last_listed_at: str | None
+    last_error: str
+    created_at: str
+
+
+class McpServerListOut(Schema):
+    items: list[McpServerOut]
+    next_cursor: str | None
+
+
+class McpToolOut(Schema):
+    name: str = Field(description="the registry name, mcp:<server>/<tool>")
+    tool: str
+    description: str
+    category: str
+    input_schema: dict[str, Any]
+    listed_at: str
+
+
+class McpToolListOut(Schema):
+    items: list[McpToolOut]
+    next_cursor: str | None
+
+
+class KnowledgeBaseIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(max_length=80, pattern=KNOWLEDGE_SLUG)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class KnowledgeBaseOut(Schema):
+    slug: str
+    name: str
+    description: str
+    document_count: int
+    created_at: str
+
+
+class KnowledgeBaseListOut(Schema):
+    items: list[KnowledgeBaseOut]
+    next_cursor: str | None
+
+
+class KnowledgeDocumentOut(Schema):
+    id: int
+    title: str
+    source: str
+    created_at: str
+    updated_at: str
+
+
+class KnowledgeDocumentListOut(Schema):
+    items: list[KnowledgeDocumentOut]
+    next_cursor: str | None

@@ -218,7 +218,10 @@ for _error in outage.OUTAGE_ERRORS:
 def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     details = []
     for error in exc.errors:
-        loc = [str(part) for part in error.get("loc", []) if part not in ("body", "payload")]
+        # Where a parameter came from (a JSON body, a multipart file) is not part of its pointer.
+        loc = [
+            str(part) for part in error.get("loc", []) if part not in ("body", "payload", "file")
+        ]
         details.append({"pointer": "/" + "/".join(loc), "message": str(error.get("msg", ""))})
     return error_response(request, 422, "invalid", "the request is invalid", details)
 
@@ -262,6 +265,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def mount() -> None:
     from agents.api import router as agents_router
     from agents.api_audit import router as audit_router
+    from agents.api_config import router as config_router
     from agents.api_policies import router as policies_router
     from controlroom.api_tokens import router as tokens_router
     from controlroom.observability.api import router as metrics_router
@@ -276,6 +280,7 @@ def mount() -> None:
     api.add_router("/", roi_router)
     api.add_router("/", hooks_router)
     api.add_router("/", agents_router)
+    api.add_router("/", config_router)
     api.add_router("/", policies_router)
     api.add_router("/", metrics_router)
     api.add_router("/", killswitch_router)
