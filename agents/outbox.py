@@ -21,13 +21,14 @@ from email.headerregistry import Address
 from email.utils import getaddresses
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Effect, OutboxMessage
 from controlroom.celery import app
+from controlroom.mail import mail_transport
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +70,18 @@ def _redrive_after() -> timedelta:
     return timedelta(seconds=float(settings.CONTROLROOM["OUTBOX_REDRIVE_AFTER_SECONDS"]))
 
 
-def outbox_enqueue(*, effect: Effect, to: str, subject: str, body: str) -> OutboxMessage:
+def outbox_enqueue(
+    *,
+    effect: Effect,
+    to: str,
+    subject: str,
+    body: str,
+    run_id: str | None = None,
+    step_id: int | None = None,
+) -> OutboxMessage:
     """Keep an e-mail to one recipient in the outbox and publish its delivery after the
-    caller's commit.
+    caller's commit. ``run_id``/``step_id`` name the run and step that sent it (the outbox
+    page links to them); ``None`` when the caller has no run.
 
     Precondition: inside the transaction that records ``effect``. ``to`` must be one plain
     address (``recipient_parse``): anything else raises ``AddressError`` and stores nothing,
@@ -85,6 +95,8 @@ def outbox_enqueue(*, effect: Effect, to: str, subject: str, body: str) -> Outbo
         subject=subject,
         body=body,
         next_attempt_at=timezone.now() + _redrive_after(),
+        run_id=run_id or None,
+        step_id=step_id,
     )
     transaction.on_commit(lambda: _publish([message.id]), robust=True)
     return message
@@ -107,6 +119,10 @@ def outbox_deliver(*, message_id: int) -> bool:
     A row whose recipient is not one plain address (``recipient_parse``; a row written before
     addresses were checked) is failed for good at once with the reason: nothing is sent, and
     it is never left pending to be re-driven forever.
+
+    The row records the ``transport`` that took it (``controlroom.mail.mail_transport``:
+    ``smtp://host:port``, or ``console`` when it was only printed), so the outbox shows what
+    really happened rather than "sent" for a message that never left the machine.
     """
     with transaction.atomic():
         message = (
@@ -118,6 +134,8 @@ def outbox_deliver(*, message_id: int) -> bool:
         if message is None:
             return False
         message.attempts += 1
+        connection = get_connection(fail_silently=False)
+        message.transport = mail_transport(connection=connection)
         try:
             email = EmailMessage(
                 subject=message.subject,
@@ -125,6 +143,7 @@ def outbox_deliver(*, message_id: int) -> bool:
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[recipient_parse(to=message.to)],
                 headers={"Message-ID": message_id_header(message)},
+                connection=connection,
             )
             email.send(fail_silently=False)
         except OSError as exc:
@@ -137,7 +156,9 @@ def outbox_deliver(*, message_id: int) -> bool:
         message.sent_at = timezone.now()
         message.next_attempt_at = None
         message.error = ""
-        message.save(update_fields=["attempts", "status", "sent_at", "error", "next_attempt_at"])
+        message.save(
+            update_fields=["attempts", "status", "sent_at", "error", "next_attempt_at", "transport"]
+        )
         return True
 
 
@@ -152,7 +173,7 @@ def _undeliverable(message: OutboxMessage, reason: str) -> None:
     message.error = f"undeliverable recipient: {reason}"
     message.next_attempt_at = None
     logger.warning("outbox message %s failed for good: %s", message.id, message.error)
-    message.save(update_fields=["attempts", "status", "error", "next_attempt_at"])
+    message.save(update_fields=["attempts", "status", "error", "next_attempt_at", "transport"])
 
 
 def _refused(message: OutboxMessage, reason: str) -> None:
@@ -170,7 +191,7 @@ def _refused(message: OutboxMessage, reason: str) -> None:
         logger.info(
             "outbox message %s refused (attempt %s): %s", message.id, message.attempts, reason
         )
-    message.save(update_fields=["attempts", "status", "error", "next_attempt_at"])
+    message.save(update_fields=["attempts", "status", "error", "next_attempt_at", "transport"])
 
 
 def outbox_redrive(*, limit: int = REDRIVE_BATCH) -> int:

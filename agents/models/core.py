@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from django.db import models
 
+from controlroom.mail import transport_delivers, transport_describe
+
 
 class Agent(models.Model):
     """A named specialist. Flow documents may also define agents inline (``agents[]``)."""
@@ -124,6 +126,12 @@ class OutboxMessage(models.Model):
     # While pending: when the reconciler (agents.outbox.outbox_redrive) publishes it again if
     # it has still not been delivered. Redis is the fast path, this row the durable copy.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Which e-mail backend took it (controlroom/mail.py): ``smtp://host:port`` or ``console``…;
+    # empty until a delivery attempt reached a backend.
+    transport = models.CharField(max_length=300, blank=True)
+    # The run and step that sent it, by value (agents never imports flows); null when unknown.
+    run_id = models.UUIDField(null=True, blank=True, db_index=True)
+    step_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -137,3 +145,13 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to}"
+
+    @property
+    def delivered(self) -> bool:
+        """Sent, and to a backend that delivers (not printed to the console)."""
+        return self.status == self.Status.SENT and transport_delivers(self.transport)
+
+    @property
+    def transport_label(self) -> str:
+        """What the backend did with it, in words (``transport_describe``)."""
+        return transport_describe(self.transport)

@@ -1,4 +1,5 @@
-"""The outbox: every outbound message, filterable by status, newest first."""
+"""The outbox: every outbound message, filterable by status, newest first, with what the
+configured e-mail backend does with them (delivered over SMTP, or only printed)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_GET
 from agents import selectors
 from agents.models import OutboxMessage
 from agents.views.common import require, section
+from controlroom.mail import mail_transport_current, transport_delivers, transport_describe
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability
 
@@ -34,9 +36,12 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
         )
     except BadCursor:
         return HttpResponseBadRequest("that page link is no longer valid")
+    transport = mail_transport_current()
     context = section(
         "outbox",
         outbox=rows,
+        transport_now=transport_describe(transport),
+        transport_delivers=transport_delivers(transport),
         status=status,
         statuses=OutboxMessage.Status.choices,
         status_counts=[

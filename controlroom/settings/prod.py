@@ -3,7 +3,7 @@
 README "Deployment" explains what `manage.py check --deploy` may still say."""
 
 from controlroom.settings.base import *  # noqa: F403
-from controlroom.settings.base import ENV
+from controlroom.settings.base import CONTROLROOM, ENV
 
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
@@ -18,3 +18,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = False
+# Unset CONTROLROOM_EMAIL_URL still prints e-mail to the log, but `manage.py check` and the
+# outbox page then warn that nothing is delivered (controlroom/mail.py).
+CONTROLROOM["EMAIL_MUST_DELIVER"] = True

@@ -5,7 +5,7 @@ from controlroom.settings.base import CONTROLROOM, DATABASES, ENV
 
 DATABASES["default"]["TEST"] = {"NAME": DATABASES["default"]["NAME"]}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-if not ENV.smtp.configured:  # a test may point a worker at a loopback SMTP server
+if not ENV.email.delivers:  # a test may point a worker at a loopback SMTP server
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CONTROLROOM["EXTRA_TOOL_MODULES"] = ["tests.support.tools"]
 # Each test session has a throwaway data dir: its Fernet key file is made on first use.

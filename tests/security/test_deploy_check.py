@@ -44,8 +44,11 @@ def check_deploy(overrides: Mapping[str, str] = {}) -> tuple[int, set[str], str]
         DJANGO_SETTINGS_MODULE="controlroom.settings.prod",
         CONTROLROOM_SECRET_KEY=secrets.token_urlsafe(50),
         CONTROLROOM_ALLOWED_HOSTS="controlroom.example.com",
-        **overrides,
+        # A deployment delivers e-mail; without it the check says controlroom.W001.
+        CONTROLROOM_EMAIL_URL="smtp://mail.example.com:587?tls=1",
     )
+    env.update(overrides)
+    env = {name: value for name, value in env.items() if value != ""}
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -77,9 +80,15 @@ def test_only_proxy_moot_warnings_remain_when_the_proxy_does_hsts_and_the_redire
     assert code != 0
 
 
+def test_production_without_an_email_url_warns_that_email_is_not_delivered() -> None:
+    code, ids, output = check_deploy({"CONTROLROOM_EMAIL_URL": ""})
+    assert ids == {"controlroom.W001"}, output
+    assert code != 0 and "CONTROLROOM_EMAIL_URL" in output
+
+
 def test_the_readme_explains_every_warning_that_may_remain() -> None:
     section = deployment_section()
-    for warning in PROXY_MOOT:
+    for warning in PROXY_MOOT | {"controlroom.W001"}:
         assert warning in section, f"README Deployment does not explain {warning}"
     for knob in HTTPS_KNOBS:
         assert knob in section, f"README Deployment does not name {knob}"
