@@ -8,7 +8,7 @@ anything a document contains.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ import jsonschema
 import yaml
 from django.conf import settings
 
+from agents import tools
 from controlroom import expressions, jsondata
 from flows import graph as graphs
 from flows.engine.nodes import REGISTRY
@@ -346,9 +347,13 @@ def document_problems(
     document: Any,
     *,
     known_agents: set[str] | None = None,
-    known_tools: set[str] | None = None,
+    known_tools: Collection[str] | Mapping[str, tools.Tool] | None = None,
 ) -> list[Problem]:
-    """Every problem with ``document``; an empty list means it can be saved and run."""
+    """Every problem with ``document``; an empty list means it can be saved and run.
+
+    ``known_tools`` is the tool registry (``agents.tools.registry()``, what saving passes) or
+    just its names; a tool node naming a tool outside it is a problem. Tool arguments are
+    checked by ``_tool_problems``."""
     max_bytes, max_nodes = _limits()
     if not isinstance(document, dict):
         return [Problem("", "the document must be an object")]
@@ -429,7 +434,7 @@ def _node_problems(
     document: dict[str, Any],
     node_ids: set[str],
     known_agents: set[str] | None,
-    known_tools: set[str] | None,
+    known_tools: Collection[str] | Mapping[str, tools.Tool] | None,
 ) -> list[Problem]:
     problems: list[Problem] = []
     inline_agents = {agent["slug"] for agent in document.get("agents", [])}
@@ -471,10 +476,10 @@ def _node_problems(
                 problems.append(
                     Problem(_pointer([*base, "config", "agent"]), f"unknown agent {slug!r}")
                 )
-        if node["type"] == "tool" and known_tools is not None and config["tool"] not in known_tools:
-            problems.append(
-                Problem(_pointer([*base, "config", "tool"]), f"unknown tool {config['tool']!r}")
-            )
+        if node["type"] == "tool":
+            problems += _tool_problems(config, base, known_tools)
+        if node["type"] == "approval" and "tool" in config:
+            problems += _tool_problems(config, base, known_tools, field="arguments")
         if node["type"] == "join" and config.get("mode") == "first" and "count" not in config:
             problems.append(
                 Problem(_pointer([*base, "config", "count"]), "join mode 'first' needs a count")
@@ -484,3 +489,39 @@ def _node_problems(
                 Problem(_pointer([*base, "config"]), "wait needs exactly one of seconds or until")
             )
     return problems
+
+
+def _tool_problems(
+    config: dict[str, Any],
+    base: list[Any],
+    known_tools: Collection[str] | Mapping[str, tools.Tool] | None,
+    *,
+    field: str = "args",
+) -> list[Problem]:
+    """A tool call's ``tool`` and its arguments (``field``: a tool node's ``args``, an approval
+    node's ``arguments``), with pointers under ``<node>/config``.
+
+    - With ``known_tools``, a tool node's tool not in it is a problem ("unknown tool"): an MCP
+      tool is known once its server is enabled and refreshed, so a tool of a server not
+      refreshed yet is reported, and the flow saves after a refresh. (An approval's tool is not
+      required to be known; its arguments are checked when it is.)
+    - ``args`` are checked against the tool's argument schema (``tools.tool_args_problems``:
+      unknown and missing arguments, literals of the wrong type; templates are accepted), with
+      the schemas of ``known_tools`` when it is the registry, else of the static tools (no
+      database). An MCP tool's schema is the one stored at its last refresh; a server that
+      published none accepts any object. A tool without a schema at hand (an MCP tool checked
+      without the registry) has its arguments checked when the step runs.
+    """
+    name = config["tool"]
+    if known_tools is not None and name not in known_tools:
+        if field != "args":
+            return []
+        return [Problem(_pointer([*base, "config", "tool"]), f"unknown tool {name!r}")]
+    registry = known_tools if isinstance(known_tools, Mapping) else tools.static_tools()
+    tool = registry.get(name)
+    if tool is None:
+        return []
+    return [
+        Problem(_pointer([*base, "config", field, *path]), message)
+        for path, message in tools.tool_args_problems(tool=tool, args=config.get(field) or {})
+    ]

@@ -28,7 +28,7 @@ def _known_agents() -> set[str]:
 def document_check(document: Any) -> None:
     """Raise ``InvalidDocument`` with every problem of ``document``."""
     problems = document_problems(
-        document, known_agents=_known_agents(), known_tools=set(tools.registry())
+        document, known_agents=_known_agents(), known_tools=tools.registry()
     )
     if not problems:
         problems = [Problem(p, m) for p, m in policy_slug_clashes(document.get("policies"))]

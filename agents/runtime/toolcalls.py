@@ -125,7 +125,12 @@ def tool_run(
             arguments = _guarded(guard, step, turn, name, call, key, started)
             result = _json_data(
                 tools.tool_call(
-                    name=name, args=arguments, idempotency_key=key, subject=step.subject
+                    name=name,
+                    args=arguments,
+                    idempotency_key=key,
+                    subject=step.subject,
+                    run_id=step.run_id,
+                    step_id=step.step_id,
                 )
             )
     except tools.ToolTransientError as exc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import json
 from typing import Any
 
 import jsonschema
@@ -69,10 +71,143 @@ def tool_args_check(*, name: str, args: Any) -> Tool:
     return tool
 
 
-def tool_call(*, name: str, args: Any, idempotency_key: str, subject: str) -> Any:
-    """Validate ``args`` (``tool_args_check``) and call the tool with its idempotency key."""
+# Failures that depend only on which keys or how many items a value holds, never on what a
+# template inside it renders to: reported even when the value holds templates.
+_SHAPE_RULES = frozenset(
+    {"required", "additionalProperties", "maxProperties", "minProperties", "dependentRequired"}
+)
+_JSON_TYPES = {
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    dict: "an object",
+    list: "an array",
+    type(None): "null",
+}
+
+
+def is_template(value: Any) -> bool:
+    """Whether ``value`` is a string the engine renders (``{{ … }}`` or ``{% … %}``), so its
+    rendered value, and with a single ``{{ expr }}`` even its type, is unknown at design time."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _holds_template(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_template(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_template(item) for item in value)
+    return is_template(value)
+
+
+def _described(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return (
+        _JSON_TYPES.get(type(value), "a value") + f" ({text[:60]}{'…' if len(text) > 60 else ''})"
+    )
+
+
+def _expected(schema_type: Any) -> str:
+    names = schema_type if isinstance(schema_type, list) else [schema_type]
+    words = {"number": "a number", "integer": "an integer", "object": "an object"}
+    return " or ".join(words.get(str(n), f"a {n}" if n != "null" else "null") for n in names)
+
+
+def tool_args_problems(*, tool: Tool, args: Any) -> list[tuple[list[str | int], str]]:
+    """Design-time check of a tool node's ``args`` (before rendering) against ``tool``'s
+    argument schema, as ``(path inside args, message)`` ordered by path; ``[]`` when nothing is
+    wrong yet.
+
+    Reported, each with a message naming the tool and the argument:
+    - an unknown argument (the schema closes its properties), with the closest known name
+      (``difflib``) or else the list of the tool's arguments;
+    - a missing required argument (the path names the missing key);
+    - a literal value the schema refuses (a number where a string is required, an address that
+      is not an e-mail, a value outside an enum...).
+
+    A template (``is_template``) may stand for any value, so nothing that depends on what it
+    renders to is judged: a template is accepted wherever a value goes, whatever the type, and a
+    rule about a value that holds templates is skipped unless it depends only on the value's
+    keys (``_SHAPE_RULES``). The tool's own ``check_args`` runs only when no argument is a
+    template. What is skipped here is still checked by ``tool_args_check`` when the step runs.
+    """
+    if not isinstance(args, dict):
+        return [([], f"{tool.name} arguments must be an object")]
+    schema = tool.args_schema
+    validator = jsonschema.Draft202012Validator(schema, format_checker=_FORMATS)
+    problems: list[tuple[list[str | int], str]] = []
+    for error in sorted(validator.iter_errors(args), key=lambda e: list(map(str, e.path))):
+        path: list[str | int] = list(error.absolute_path)
+        shown = "/".join(str(part) for part in path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = list(error.schema.get("properties") or {})
+            for key in error.instance:
+                if key in known or not isinstance(key, str):
+                    continue
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = (
+                    f"; did you mean {close[0]!r}?"
+                    if close
+                    else f" (its arguments: {', '.join(known)})"
+                    if known
+                    else " (it takes none)"
+                )
+                where = f"{shown}/{key}" if path else key
+                problems.append(([*path, key], f"{tool.name} has no argument {where!r}{hint}"))
+        elif error.validator == "required" and isinstance(error.instance, dict):
+            for key in error.validator_value:
+                if key not in error.instance:
+                    where = f"{shown}/{key}" if path else key
+                    problems.append(
+                        ([*path, key], f"{tool.name} needs the argument {where!r}: it is required")
+                    )
+        elif error.validator not in _SHAPE_RULES and _holds_template(error.instance):
+            continue
+        elif error.validator == "type":
+            problems.append(
+                (
+                    path,
+                    f"{tool.name} argument {shown or '(arguments)'!r} must be "
+                    f"{_expected(error.validator_value)}, not {_described(error.instance)}",
+                )
+            )
+        else:
+            problems.append(
+                (path, f"{tool.name} argument {shown or '(arguments)'!r}: {error.message}")
+            )
+    if not problems and tool.check_args is not None and not _holds_template(args):
+        try:
+            tool.check_args(args)
+        except ToolError as exc:
+            problems.append(([], str(exc)))
+    # ``required`` is reported once per missing key, and each report names all of them.
+    unique = list({(tuple(path), message): (path, message) for path, message in problems}.values())
+    return sorted(unique, key=lambda problem: [str(part) for part in problem[0]])
+
+
+def tool_call(
+    *,
+    name: str,
+    args: Any,
+    idempotency_key: str,
+    subject: str,
+    run_id: str = "",
+    step_id: int | None = None,
+) -> Any:
+    """Validate ``args`` (``tool_args_check``) and call the tool with its idempotency key.
+    ``run_id``/``step_id`` say which run and step call it (kept on what the tool records,
+    such as an outbox message); empty when called outside a run."""
     tool = tool_args_check(name=name, args=args)
-    return tool.call(ToolCall(args=args, idempotency_key=idempotency_key, subject=subject))
+    return tool.call(
+        ToolCall(
+            args=args,
+            idempotency_key=idempotency_key,
+            subject=subject,
+            run_id=run_id,
+            step_id=step_id,
+        )
+    )
 
 
 __all__ = [
@@ -80,9 +215,11 @@ __all__ = [
     "ToolCall",
     "ToolError",
     "ToolTransientError",
+    "is_template",
     "registry",
     "static_tools",
     "tool_args_check",
+    "tool_args_problems",
     "tool_call",
     "tool_category",
     "tool_get",

@@ -22,6 +22,9 @@ class ToolCall:
     args: dict[str, Any]
     idempotency_key: str
     subject: str
+    # The calling run and step, by value; empty/None outside a run.
+    run_id: str = ""
+    step_id: int | None = None
 
 
 @dataclass(frozen=True)

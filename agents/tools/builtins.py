@@ -36,6 +36,8 @@ def _send_email(call: ToolCall) -> dict[str, Any]:
             to=call.args["to"],
             subject=call.args.get("subject", ""),
             body=call.args["body"],
+            run_id=call.run_id or None,
+            step_id=call.step_id,
         )
         return {"message_id": message.id, "to": message.to, "status": "queued"}
 

@@ -315,7 +315,7 @@ def _map_document(body: str | None, *extra_edges: tuple[str, str]) -> dict[str, 
         "map-test",
         [
             node("fan", "map", **config),
-            node("each", "tool", tool="send_email"),
+            node("each", "tool", tool="send_email", args={"to": "{{ item }}", "body": "Hi"}),
             node("done", "end"),
         ],
         [("fan", "done"), *extra_edges],

@@ -1,4 +1,11 @@
-"""``tool``: call one tool with templated arguments. Queued; side effects are idempotent."""
+"""``tool``: call one tool with templated arguments. Queued; side effects are idempotent.
+
+``args`` are checked twice. At design time (``flows.document._tool_problems`` with
+``agents.tools.tool_args_problems``) against the tool's argument schema: unknown and missing
+arguments and literal values are judged, templates are accepted for any type. When the step
+runs, the rendered arguments are checked in full (``tools.tool_args_check``) before policies
+are asked, so a call that could never run is never parked for an approval.
+"""
 
 from __future__ import annotations
 
@@ -48,6 +55,8 @@ class ToolNode(NodeType):
                 args=args,
                 idempotency_key=ctx.idempotency_key,
                 subject=ctx.subject,
+                run_id=ctx.run_id,
+                step_id=ctx.step_id or None,
             )
         except tools.ToolTransientError as exc:
             raise TransientError(str(exc), retry_after=exc.retry_after) from exc

@@ -136,7 +136,11 @@ def test_a_round_crossing_a_loop_is_refused() -> None:
         ),
         ({"max_send_backs": 2}, "max_send_backs", "max_send_backs needs send_back_to"),
         (
-            {"draft": "x", "tool": "send_email"},
+            {
+                "draft": "x",
+                "tool": "send_email",
+                "arguments": {"to": "{{ input.to }}", "body": "x"},
+            },
             "tool",
             "review either a draft or a tool call, not both",
         ),
