@@ -311,6 +311,10 @@ def diff_context(approval: Approval, output: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ApprovalCard:
+    """An approval on the run page. ``edited_text`` is what was approved when the approver
+    edited the draft first (``decision_output``), "" otherwise: the card shows it as the
+    approved version and keeps ``draft_text`` (the agent's) one click away."""
+
     approval: Approval
     may_decide: bool
     draft_text: str
@@ -318,6 +322,7 @@ class ApprovalCard:
     status_label: str
     resolution_note: str
     inbox_url: str
+    edited_text: str = ""
 
 
 def approval_card(approval: Approval, *, user: Any) -> ApprovalCard:
@@ -330,6 +335,9 @@ def approval_card(approval: Approval, *, user: Any) -> ApprovalCard:
         status_label=pages.state_label(approval.status),
         resolution_note=RESOLUTION_NOTES.get(approval.resolution, ""),
         inbox_url=inbox_url(None, approval.id),
+        edited_text=pages.pretty(approval.decision_output)
+        if approval.resolution == "edited"
+        else "",
     )
 
 

@@ -54,6 +54,16 @@ def _nodes(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
 
 
+#: How runs of a flow start, per trigger type, as the launch checklist says it.
+TRIGGER_PHRASES = {
+    "manual": "Runs start manually (Run button or API).",
+    "webhook": "Runs start when a signed request reaches the flow's webhook URL.",
+    "schedule": "Runs start on the flow's schedule.",
+    "form": "Runs start when someone submits the flow's public form.",
+    "event": "Runs start on an event: another flow's run finishing or an outcome recorded.",
+}
+
+
 def _trigger(document: dict[str, Any]) -> LaunchItem:
     trigger = document.get("trigger")
     where = {"panel": "trigger", "pointer": "/trigger"}
@@ -66,7 +76,9 @@ def _trigger(document: dict[str, Any]) -> LaunchItem:
             "schedule, form or event) in the Launch panel.",
             where,
         )
-    return LaunchItem("trigger", "Trigger", True, f"Runs start by {trigger['type']}.", where)
+    kind = str(trigger["type"])
+    detail = TRIGGER_PHRASES.get(kind, f"Runs start from a {kind} trigger.")
+    return LaunchItem("trigger", "Trigger", True, detail, where)
 
 
 def _action(document: dict[str, Any]) -> LaunchItem:

@@ -19,11 +19,13 @@ def provider_label(provider: str) -> str:
 
 @register.filter
 def price(value: Any) -> str:
-    """A price per 1k tokens: "$0.0025", "$0" for free; every significant digit kept."""
+    """A price per 1k tokens: "$0.0025", "$0" for free, the sign before the symbol ("-$0.5");
+    every significant digit kept."""
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return ""
     if amount == 0:
         return "$0"
-    return f"${amount.normalize():f}"
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount).normalize():f}"

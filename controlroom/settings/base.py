@@ -156,17 +156,14 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# Outbound e-mail (the outbox, approval notices): SMTP when CONTROLROOM_SMTP_URL is set,
-# else printed to the worker's log.
-if ENV.smtp.configured:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST, EMAIL_PORT = ENV.smtp.host, ENV.smtp.port
-    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = ENV.smtp.user, ENV.smtp.password
-    EMAIL_USE_TLS, EMAIL_USE_SSL = ENV.smtp.use_tls, ENV.smtp.use_ssl
-    EMAIL_TIMEOUT = 20
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-DEFAULT_FROM_EMAIL = "control-room@localhost"
+# Outbound e-mail (the outbox, approval notices): CONTROLROOM_EMAIL_URL (controlroom/env.py,
+# ``EmailEnv``); unset, messages are printed to the worker's log and not delivered.
+EMAIL_BACKEND = ENV.email.backend
+EMAIL_HOST, EMAIL_PORT = ENV.email.host or "localhost", ENV.email.port or 25
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = ENV.email.user, ENV.email.password
+EMAIL_USE_TLS, EMAIL_USE_SSL = ENV.email.use_tls, ENV.email.use_ssl
+EMAIL_TIMEOUT = ENV.email.timeout_seconds
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = ENV.email.from_email
 
 # --- Celery -----------------------------------------------------------------------------------
 # Facts this configuration is built on (DESIGN.md): acks_late alone loses a step on SIGKILL,
@@ -302,12 +299,20 @@ LOGGING = {
     },
     # Every handler carries the redacting filter: no stored secret value, API key or bearer
     # token reaches a log line (a filter on a handler sees the records of every logger).
-    "filters": {"redact": {"()": "agents.redaction.RedactingFilter"}},
+    # The periodic housekeeping tasks' "sending due task / received / succeeded" INFO lines
+    # are dropped (controlroom.observability.housekeeping); what those tasks did is logged.
+    "filters": {
+        "redact": {"()": "agents.redaction.RedactingFilter"},
+        "housekeeping": {
+            "()": "controlroom.observability.housekeeping.HousekeepingFilter",
+            "tasks": sorted({str(entry["task"]) for entry in CELERY_BEAT_SCHEDULE.values()}),
+        },
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if ENV.observability.log_format == "json" else "plain",
-            "filters": ["redact"],
+            "filters": ["redact", "housekeeping"],
         }
     },
     "root": {"handlers": ["console"], "level": "INFO"},

@@ -171,11 +171,13 @@
   // --- live changes ---------------------------------------------------------------------------
   // When the open approval's row is redrawn or removed (someone decided it, it was reassigned
   // or escalated), ask the server for its current status: the decision controls are replaced
-  // by who decided, or updated, without touching an edit in progress on a live item.
+  // by who decided, or updated, without touching an edit in progress on a live item. The whole
+  // list is redrawn instead of one row when its last row goes (or the socket re-synced): that
+  // may be the open one too.
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail && event.detail.target;
     var id = openId();
-    if (!target || !id || target.id !== "inbox-row-" + id) return;
+    if (!target || !id || (target.id !== "inbox-row-" + id && target.id !== "inbox-rows")) return;
     var url = pane().getAttribute("data-status-url");
     var shown = pane().querySelector(".decide-form [name=shown_hash]");
     if (url && shown) url += (url.indexOf("?") < 0 ? "?" : "&") + "shown=" + encodeURIComponent(shown.value);
@@ -184,6 +186,16 @@
         window.htmx.ajax("GET", url, { target: "#approval-" + id + "-status", swap: "outerHTML" });
       }
     }, 0);
+  });
+
+  // A status refresh answered after the pane moved on (the approver decided the item and the
+  // next one opened) has nowhere to go: its strip and decision area belong to an item no longer
+  // shown. It is dropped, not swapped out of band into nothing (htmx:oobErrorNoTarget).
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.classList && target.classList.contains("detail-status") && !target.isConnected) {
+      event.preventDefault();
+    }
   });
 
   document.addEventListener("htmx:afterSettle", function () { markOpen(); restoreSelected(); });

@@ -128,3 +128,33 @@ def test_the_stuck_run_alarm_requeues_or_cancels_in_one_click(
     second.refresh_from_db()
     assert second.status == RunStatus.CANCELLED
     expect(alarm).to_contain_text("No stuck runs")
+
+
+def test_the_latest_runs_table_fits_its_card_with_tokens_and_cost_at_1280px(
+    page: Page, asgi_server: AsgiServer, flow: Flow
+) -> None:
+    user_ensure(username="ada", role=Role.ADMIN, password=PASSWORD)
+    for topic in ("fit", "a very long subject line that would push the columns out " * 2):
+        run, _ = runs.run_start(flow=flow, input={"topic": topic})
+        # The widest row the feed shows: the longest status label, a long subject, spend.
+        Run.objects.filter(id=run.id).update(
+            status=RunStatus.WAITING_APPROVAL,
+            subject=topic,
+            tokens_in=123_456,
+            tokens_out=7_890,
+            cost="12345.6789",
+        )
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, asgi_server.url, "ada")
+    card = page.locator("section[aria-labelledby=feed-title]").bounding_box()
+    assert card is not None
+    right = card["x"] + card["width"]
+    for header in ("Tokens", "Cost"):
+        cell = page.locator(".runs-table thead th", has_text=header).bounding_box()
+        assert cell is not None and cell["x"] + cell["width"] <= right, header
+    last = page.locator(".runs-table tbody tr").first.locator("td").last
+    expect(last).to_have_text("$12,345.68")
+    box = last.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= right
+    scroll = page.locator("section[aria-labelledby=feed-title] .table-scroll")
+    assert scroll.evaluate("el => el.scrollWidth <= el.clientWidth")

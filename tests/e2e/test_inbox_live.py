@@ -62,8 +62,19 @@ def lead_flow() -> Flow:
     return flow
 
 
+def console_errors(page: Page) -> list[str]:
+    """The page's console errors from now on (htmx logs its error events there, e.g. an
+    out-of-band fragment whose target is not on the page: ``htmx:oobErrorNoTarget``)."""
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    return errors
+
+
 def live_page(browser: Browser, base: str, username: str, path: str) -> Page:
     page = browser.new_context().new_page()
+    page.errors = console_errors(page)  # type: ignore[attr-defined]
     log_in(page, base, username)
     page.goto(f"{base}{path}")
     expect(page.locator("body")).to_have_attribute("data-live", "open")
@@ -92,9 +103,15 @@ def test_an_approver_edits_and_approves_and_the_run_finishes_live_for_everyone(
 
     # The run page, in a second tab of the approver's browser.
     run_page = inbox.context.new_page()
+    run_page.errors = console_errors(run_page)  # type: ignore[attr-defined]
     run_page.goto(f"{base}/runs/{run.id}/")
     expect(run_page.locator("#run-status")).to_have_text("waiting for approval")
     run_page.evaluate("window.__marker = 1")
+
+    # The other approver has it open too when ada decides it.
+    other.bring_to_front()
+    other.keyboard.press("j")
+    expect(other.locator("#detail-title")).to_have_text("Reply to Grace Hopper (Navy)")
 
     # Open it with the keyboard, edit, see the diff, approve with the keyboard.
     inbox.bring_to_front()
@@ -119,13 +136,21 @@ def test_an_approver_edits_and_approves_and_the_run_finishes_live_for_everyone(
     expect(other.locator(f"#inbox-row-{approval.id}")).to_have_count(0, timeout=LIVE_MS)
     expect(other.locator("#inbox-rows")).to_contain_text("Nothing is waiting for you")
     expect(other.locator("#nav-approvals-badge")).to_have_class(re.compile("is-zero"))
+    expect(other.locator(f"#approval-{approval.id}-actions")).to_contain_text("Approved by ada")
     expect(run_page.locator("#run-approvals")).to_contain_text("Approved by ada (edited first)")
     expect(run_page.locator("#node-send")).to_have_attribute(
         "data-state", "succeeded", timeout=PATIENCE_MS
     )
     expect(run_page.locator("#run-status")).to_have_text("succeeded", timeout=PATIENCE_MS)
+    # The card shows what was approved (the edit), the agent's draft folded under it.
+    expect(run_page.locator(f"#approval-{approval.id} [data-approved-edit]")).to_contain_text(
+        "P.S. Thursday works too."
+    )
     for page in (inbox, other, run_page):
         assert page.evaluate("window.__marker") == 1  # never reloaded
+        # No htmx error: every out-of-band fragment found its target.
+        htmx_errors = [e for e in page.errors if "htmx:" in e]  # type: ignore[attr-defined]
+        assert htmx_errors == [], page.url
 
     approval.refresh_from_db()
     assert approval.resolution == "edited" and approval.decided_by == ada

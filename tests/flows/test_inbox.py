@@ -144,6 +144,38 @@ def test_deciding_in_the_pane_opens_the_next_item(cast: dict[str, Any]) -> None:
     assert first.resolution == "edited"
 
 
+def test_the_run_page_card_shows_the_approved_edit_with_the_original_a_click_away(
+    cast: dict[str, Any],
+) -> None:
+    run, approval = parked(review_flow(), "edits")
+    original = approval.draft
+    approval_decide(
+        approval_id=approval.id,
+        user=cast["approver"],
+        decision=Decision(
+            "approve", output="Approved wording, edited.", shown_hash=shown(approval.id)
+        ),
+    )
+    page = client_for(cast["viewer"]).get(f"/runs/{run.id}/").content.decode()
+    card = page[page.index(f'id="approval-{approval.id}"') :]
+    assert "Approved as edited" in card
+    edited = re.search(r"<pre [^>]*data-approved-edit>([^<]*)</pre>", card)
+    assert edited is not None and edited.group(1) == "Approved wording, edited."
+    assert '<details class="draft-original">' in card and str(original) in card
+
+
+def test_an_unedited_approval_card_shows_the_draft_alone(cast: dict[str, Any]) -> None:
+    run, approval = parked(review_flow(), "as-is")
+    approval_decide(
+        approval_id=approval.id,
+        user=cast["approver"],
+        decision=Decision("approve", shown_hash=shown(approval.id)),
+    )
+    page = client_for(cast["viewer"]).get(f"/runs/{run.id}/").content.decode()
+    assert "data-approved-edit" not in page and "Approved as edited" not in page
+    assert str(approval.draft) in page
+
+
 def test_a_stale_decision_is_refused_and_the_pane_shows_the_current_draft(
     cast: dict[str, Any],
 ) -> None:

@@ -201,3 +201,18 @@ def test_bad_yaml_or_json_names_the_line_and_column(
         error = answer.json()["error"]
         assert error["code"] == "invalid_document"
         assert where in error["details"][0]["message"], error
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("manual", "Runs start manually (Run button or API)."),
+        ("webhook", "Runs start when a signed request reaches the flow's webhook URL."),
+        ("schedule", "Runs start on the flow's schedule."),
+        ("form", "Runs start when someone submits the flow's public form."),
+        ("event", "Runs start on an event: another flow's run finishing or an outcome recorded."),
+    ],
+)
+def test_the_trigger_item_says_how_runs_start_in_words(kind: str, says: str) -> None:
+    (trigger, *_) = launch_checklist(_doc(trigger={"type": kind}))
+    assert trigger.ok and trigger.message == says

@@ -71,7 +71,7 @@ def test_the_flow_page_lists_what_is_missing_and_links_to_the_editor() -> None:
     assert 'data-launch-ready="false"' in html
     assert "3 of 4 missing" in html
     assert "No action: add an agent or a tool node from the palette." in html
-    assert "Runs start by webhook." in html
+    assert "Runs start when a signed request reaches the flow&#x27;s webhook URL." in html
     for key in ("trigger", "action", "feedback", "roi"):
         assert f'href="/flows/{flow.slug}/edit/?launch={key}"' in html
 

@@ -47,3 +47,18 @@ def test_a_second_start_neither_migrates_nor_loads_the_demo():
 def test_pending_migrations_are_applied(monkeypatch):
     monkeypatch.setattr(prepare_stack, "migrations_pending", lambda: True)
     assert "Operations to perform" in _prepare()
+
+
+def test_it_creates_the_static_root_whitenoise_looks_at_when_finders_serve(settings, tmp_path):
+    # A missing STATIC_ROOT made every server process warn "No directory at: …" on start.
+    settings.STATIC_ROOT = tmp_path / "staticfiles"
+    settings.WHITENOISE_USE_FINDERS = True
+    _prepare()
+    assert settings.STATIC_ROOT.is_dir()
+
+
+def test_without_finders_a_missing_static_root_is_left_to_warn(settings, tmp_path):
+    settings.STATIC_ROOT = tmp_path / "staticfiles"
+    settings.WHITENOISE_USE_FINDERS = False
+    _prepare()
+    assert not settings.STATIC_ROOT.exists()
