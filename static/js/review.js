@@ -98,6 +98,9 @@
     if (!url || !form || !form.matches || !form.matches("form[data-review-final]")) return;
     tick();
     event.detail.parameters.active_ms = String(take());
+    // Decided: nothing more to report for it (a late heartbeat would be refused with 409).
+    // The redrawn pane sets the next approval's address (follow).
+    url = null;
   });
   document.addEventListener("submit", function (event) {
     var form = event.target;
@@ -108,6 +111,7 @@
     field.name = "active_ms";
     field.value = String(take());
     form.appendChild(field);
+    url = null;
   }, true);
 
   document.addEventListener("htmx:afterSettle", follow);
