@@ -7,7 +7,9 @@ second. Those lines say only that a timer fired; a housekeeping task that *did* 
 it itself at INFO (``engine tick: …``, ``outbox re-drive: …``), and failures are logged at
 ERROR by Celery whatever the task. So this filter drops exactly the three bookkeeping lines,
 and only for the tasks it was given; every other task's lines (steps, deliveries, notices)
-and every line at another level pass.
+and every line at another level pass. The first time a process logs a line of a kind for a
+task it passes, so a start-up log still shows beat sending, and a worker receiving and
+running, each housekeeping task once.
 """
 
 from __future__ import annotations
@@ -25,11 +27,19 @@ class HousekeepingFilter(logging.Filter):
     def __init__(self, *, tasks: Iterable[str]) -> None:
         super().__init__()
         self.tasks = frozenset(tasks)
+        self._seen: set[tuple[str, str, str]] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno != logging.INFO or record.name not in _BOOKKEEPING_LOGGERS:
             return True
-        return _task_name(record) not in self.tasks
+        task = _task_name(record)
+        if task not in self.tasks:
+            return True
+        kind = (record.name, str(record.msg), task)
+        if kind in self._seen:
+            return False
+        self._seen.add(kind)
+        return True
 
 
 def _task_name(record: logging.LogRecord) -> str | None:

@@ -247,7 +247,11 @@ def test_every_starting_point_is_a_valid_policy_with_its_own_slug(
 def test_a_viewer_reads_the_guardrails_without_controls(
     page: Page, stack: AsgiServer, outreach: Flow
 ) -> None:
-    notify = {"id": "notify", "type": "tool", "config": {"tool": "send_email"}}
+    notify = {
+        "id": "notify",
+        "type": "tool",
+        "config": {"tool": "send_email", "args": {"to": "a@x.test", "body": "hi"}},
+    }
     document = {**DOCUMENT, "nodes": [*DOCUMENT["nodes"], notify], "edges": [
         {"from": "write", "to": "notify"}, {"from": "notify", "to": "done"},
     ], "policies": [{
