@@ -69,6 +69,8 @@ class Config:
     database_url: str | None
     redis_url: str | None
     settings_module: str
+    #: Run the demo seeder after start (``CONTROLROOM_DEMO_HISTORY``: "on", or "off").
+    demo_history: bool = True
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Config:
@@ -76,6 +78,9 @@ class Config:
         if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
             raise SystemExit(f"PORT must be a TCP port number, got {raw_port!r}")
         data_dir = Path(environ.get("CONTROLROOM_DATA_DIR") or BASE_DIR / ".data")
+        history = (environ.get("CONTROLROOM_DEMO_HISTORY") or "on").strip().lower()
+        if history not in ("on", "off"):
+            raise SystemExit(f"CONTROLROOM_DEMO_HISTORY must be on or off, got {history!r}")
         return cls(
             data_dir=data_dir.expanduser().resolve(),
             port=int(raw_port),
@@ -83,6 +88,7 @@ class Config:
             redis_url=environ.get("REDIS_URL") or None,
             # As manage.py does: the dev settings unless the caller chose others.
             settings_module=environ.get("DJANGO_SETTINGS_MODULE") or DEFAULT_SETTINGS_MODULE,
+            demo_history=history == "on",
         )
 
     @property
@@ -100,6 +106,9 @@ class Child:
     #: Started once the web server answers, not with the others: nothing a first request
     #: needs waits on it, and on two cores its boot slowed the boot of what does.
     deferred: bool = False
+    #: A job that runs once and ends (the demo seeder): its exit is reported, not restarted.
+    oneshot: bool = False
+    ended: bool = False
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, env: Mapping[str, str]) -> None:
@@ -299,7 +308,18 @@ class Supervisor:
                 # without it meanwhile.
                 deferred=True,
             ),
+            # The living demo's history (flows.demo.seed), once: a no-op after the first start
+            # or once the demo was removed; resumed if a first start was stopped half-way.
+            Child(
+                "demo",
+                [python, str(BASE_DIR / "manage.py"), "demo_seed", "--skip-checks"],
+                logs / "demo.log",
+                deferred=True,
+                oneshot=True,
+            ),
         ]  # fmt: skip
+        if not self.config.demo_history:
+            self.children = [child for child in self.children if child.name != "demo"]
         for child in self.children:
             if not child.deferred:
                 child.start(env)
@@ -386,8 +406,14 @@ class Supervisor:
     def _dead_child(self) -> ChildDied | None:
         for child in self.children:
             code = child.exit_code()
-            if code is not None:
-                return ChildDied(child, code)
+            if code is None or child.ended:
+                continue
+            if child.oneshot:
+                child.ended = True
+                how = "done" if code == 0 else f"failed with status {code}, see its log"
+                _say(f"{child.name}: {how} ({_display(child.log_path)})")
+                continue
+            return ChildDied(child, code)
         return None
 
     def _checkpoint(self) -> None:

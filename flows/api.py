@@ -76,6 +76,7 @@ def _flow_out(flow: Any) -> dict[str, Any]:
         "slug": flow.slug,
         "name": flow.name,
         "description": flow.description,
+        "demo": flow.demo,
         "live_version": flow.live_version.number if flow.live_version else None,
         "versions": numbers,
         "latest_version": numbers[-1] if numbers else None,

@@ -21,6 +21,9 @@ class Flow(models.Model):
     live_version = models.ForeignKey(
         "FlowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A flow of the demo workspace (``flows.demo``): it and everything it ran is demo data,
+    # labelled so wherever it shows, and removed by ``manage.py demo_remove``.
+    demo = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -18,6 +18,7 @@ class FlowOut(Schema):
     slug: str
     name: str
     description: str
+    demo: bool = Field(default=False, description="a flow of the demo workspace (demo data)")
     live_version: int | None
     versions: list[int]
     latest_version: int | None
@@ -70,6 +71,7 @@ class StepOut(Schema):
 class RunOut(Schema):
     id: str
     flow: str
+    demo: bool = Field(default=False, description="a run of a demo flow (demo data)")
     version: int
     status: str
     input: Any

@@ -21,6 +21,11 @@ def flow_list() -> QuerySet[Flow]:
     )
 
 
+def demo_present() -> bool:
+    """True while the demo workspace is loaded (pages then say their figures include it)."""
+    return Flow.objects.filter(demo=True).exists()
+
+
 def flow_get(*, slug: str) -> Flow | None:
     return Flow.objects.select_related("live_version").filter(slug=slug).first()
 
@@ -105,6 +110,7 @@ def run_dict(run: Run, *, with_steps: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": str(run.id),
         "flow": run.flow.slug,
+        "demo": run.flow.demo,
         "version": run.version.number,
         "status": run.status,
         "input": run.input,

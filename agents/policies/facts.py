@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
+
+from django.utils import timezone
 
 #: Where the orchestrator asks: before a step, before a model call, before a tool call, and
 #: after an output.
@@ -73,7 +75,7 @@ class Spend:
 
 
 def _now() -> datetime:
-    return datetime.now(tz=UTC)
+    return timezone.now()  # the engine's clock (the demo seeder sets it back)
 
 
 @dataclass(frozen=True)

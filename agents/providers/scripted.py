@@ -32,11 +32,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from agents.providers.base import ModelRequest, ModelResponse, ProviderError, ToolRequest
 
 MAX_LATENCY_MS = 60_000
+#: How a scripted answer's ``latency_ms`` passes: a real sleep, or (the demo seeder's simulated
+#: clock, ``flows.demo.clock``) the clock moved on by that much without waiting.
+LATENCY_WAIT: ContextVar[Callable[[float], None]] = ContextVar(
+    "scripted_latency_wait", default=time.sleep
+)
 TOOL_TURN_KEYS = frozenset({"tool_calls", "then"})
 
 
@@ -75,7 +82,7 @@ class ScriptedProvider:
             raise ProviderError(f"scripted response failed to render: {exc}") from exc
         latency = int(script.get("latency_ms", 0) or 0)
         if latency:
-            time.sleep(min(latency, MAX_LATENCY_MS) / 1000)
+            LATENCY_WAIT.get()(min(latency, MAX_LATENCY_MS) / 1000)
         if tool_turn:
             return _tool_turn(rendered, request)
         text = rendered if isinstance(rendered, str) else json.dumps(rendered, ensure_ascii=False)

@@ -21,6 +21,7 @@ from django.db import transaction
 from agents.knowledge import knowledge_document_add
 from agents.models import Agent, KnowledgeBase
 from controlroom.accounts import user_ensure
+from controlroom.models import StartupStamp
 from controlroom.roles import Role
 from controlroom.startup import files_digest, startup_stamp_matches, startup_stamp_record
 from flows.models import Flow
@@ -28,6 +29,9 @@ from flows.versions import flow_save, flow_version_publish
 
 DEMO_DIR = Path(__file__).resolve().parent
 STAMP = "demo"
+#: Recorded by ``manage.py demo_remove``: `make run` then loads no demo flows (the admin is still
+#: made); an explicit ``manage.py load_demo`` brings the demo back and clears it.
+REMOVED_STAMP = "demo-removed"
 ADMIN = "admin"
 
 
@@ -83,15 +87,31 @@ def _agent_upsert(spec: dict[str, Any]) -> None:
 
 
 def _knowledge_load() -> None:
-    """The support knowledge base the tier-one support demo answers from."""
-    base, _ = KnowledgeBase.objects.get_or_create(
+    """The knowledge bases the demos answer from: ``knowledge/*.md`` is the support help centre
+    (tier-one support); each folder under ``knowledge/`` is a base of its own, named after the
+    folder (``knowledge/telecom/`` for the telecom customer-service demo)."""
+    root = DEMO_DIR / "knowledge"
+    support, _ = KnowledgeBase.objects.get_or_create(
         slug="support",
         defaults={"name": "Support help centre", "description": "Demo help-centre articles."},
     )
-    for path in sorted((DEMO_DIR / "knowledge").glob("*.md")):
-        text = path.read_text()
-        title = text.splitlines()[0].lstrip("# ").strip() if text else path.stem
-        knowledge_document_add(base=base, title=title, body=text, source=f"demo/{path.name}")
+    bases = [(support, root, "demo")]
+    for folder in sorted(path for path in root.iterdir() if path.is_dir()):
+        base, _ = KnowledgeBase.objects.get_or_create(
+            slug=folder.name,
+            defaults={
+                "name": f"{folder.name.capitalize()} help centre",
+                "description": f"Demo {folder.name} help-centre articles.",
+            },
+        )
+        bases.append((base, folder, f"demo/{folder.name}"))
+    for base, folder, prefix in bases:
+        for path in sorted(folder.glob("*.md")):
+            text = path.read_text()
+            title = text.splitlines()[0].lstrip("# ").strip() if text else path.stem
+            knowledge_document_add(
+                base=base, title=title, body=text, source=f"{prefix}/{path.name}"
+            )
 
 
 def demo_load(*, password: str | None = None, if_changed: bool = False) -> DemoReport:
@@ -102,6 +122,11 @@ def demo_load(*, password: str | None = None, if_changed: bool = False) -> DemoR
     recorded ``demo_digest()`` as it is now, no ``password`` is given, the password file
     already existed and the admin user exists: what a second `make run` finds."""
     digest = demo_digest()
+    removed = startup_stamp_matches(name=REMOVED_STAMP, digest="removed")
+    if if_changed and removed:
+        password, _made = (password, False) if password else _admin_password()
+        user_ensure(username=ADMIN, role=Role.ADMIN, password=password)
+        return DemoReport(username=ADMIN, password=password, flows_saved=[], skipped=True)
     if password is None:
         password, made = _admin_password()
         if (
@@ -126,5 +151,8 @@ def demo_load(*, password: str | None = None, if_changed: bool = False) -> DemoR
             assert flow is not None and latest is not None
             if flow.live_version_id != latest.id:
                 flow_version_publish(flow=flow, version=latest)
+            if not flow.demo:
+                Flow.objects.filter(id=flow.id).update(demo=True)
         startup_stamp_record(name=STAMP, digest=digest)
+        StartupStamp.objects.filter(name=REMOVED_STAMP).delete()
     return DemoReport(username=ADMIN, password=password, flows_saved=saved)

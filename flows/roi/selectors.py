@@ -608,5 +608,5 @@ def leaderboard(*, since: date, until: date) -> list[Row]:
     rows = []
     for flow_id, flow in flows.items():
         values = _row_values(slices.get(flow_id) or Slice(), flow_definition(flow))
-        rows.append(Row(flow.name, {"slug": flow.slug, **values}))
+        rows.append(Row(flow.name, {"slug": flow.slug, "demo": flow.demo, **values}))
     return sorted(rows, key=lambda row: (-row["net_roi"], -row["runs"], row.label))

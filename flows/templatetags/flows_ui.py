@@ -6,10 +6,22 @@ from datetime import datetime
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
 
 from flows.pages import format_duration, format_money, state_label
 
 register = template.Library()
+
+
+DEMO_TITLE = "Demo data: made by the demo workspace; `manage.py demo_remove` removes it"
+
+
+@register.simple_tag
+def demo_badge(demo: Any) -> str:
+    """A "demo" label after anything of the demo workspace (``Flow.demo``)."""
+    if not demo:
+        return ""
+    return format_html('<span class="badge-demo" title="{}">demo</span>', DEMO_TITLE)
 
 
 @register.filter

@@ -31,6 +31,7 @@ def home_page(request: HttpRequest) -> HttpResponse:
         **home.home_context(user=request.user),
         "runs": feed,
         "show_flow": True,
+        "demo_present": selectors.demo_present(),
         "live_url": pages.live_url("home", "runs", limit=home.FEED_SIZE),
     }
     return render(request, "flows/home.html", context)

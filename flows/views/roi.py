@@ -125,6 +125,7 @@ def roi_leaderboard(request: HttpRequest) -> HttpResponse:
         "q": query,
         "query": params.urlencode(),
         "total_flows": len(rows),
+        "demo_rows": any(row["demo"] for row in rows),
     }
     return render(request, "flows/roi_leaderboard.html", context)
 

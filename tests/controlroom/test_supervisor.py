@@ -75,6 +75,7 @@ def test_supervisor_serves_restarts_a_dead_worker_and_stops_everything_losing_no
         "PORT": str(port),
         "CONTROLROOM_DATA_DIR": str(tmp_path / "data"),
         "CONTROLROOM_SECRET_KEY": "supervisor-test",
+        "CONTROLROOM_DEMO_HISTORY": "off",  # its runs would share this test's database
     }
     log = tmp_path / "supervisor.log"
     supervisor = _start(env, log)

@@ -155,6 +155,7 @@ def test_saving_the_same_slug_again_makes_version_2(api: Callable[[str], Client]
         "slug": "brief-writer",
         "name": "Brief writer, second edition",
         "description": "",
+        "demo": False,
         "live_version": None,
         "versions": [1, 2],
         "latest_version": 2,
