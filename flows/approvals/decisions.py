@@ -87,6 +87,7 @@ def approval_decide(*, approval_id: int, user: Any, decision: Decision) -> Appro
         raise ApprovalError("only a rejection can send the draft back")
     if decision.send_back and not decision.reason.strip():
         raise ApprovalError("say what to change: sending a draft back needs notes")
+    measured = _edit_measured(approval_id, decision)
     with transaction.atomic():
         # The run lock serialises deciders: the second one sees the first one's decision.
         advance, approval = _locked(approval_id)
@@ -105,7 +106,7 @@ def approval_decide(*, approval_id: int, user: Any, decision: Decision) -> Appro
                 status=409,
             )
         step = Step.objects.get(id=approval.step_id)
-        outcome = _outcome(advance, approval, step, decision, user)
+        outcome = _outcome(advance, approval, step, decision, user, measured)
         try:
             spent = review.approval_review_time(
                 approval=approval,
@@ -152,8 +153,39 @@ class _Outcome:
     audit: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _EditMeasure:
+    """An edit's distance and diff, and the hash of the draft they were measured against."""
+
+    shown_hash: str
+    distance: int
+    diff: str
+
+
+def _edit_measured(approval_id: int, decision: Decision) -> _EditMeasure | None:
+    """Measure an edit before the run lock is taken: the distance and the diff cost time on
+    long drafts, and nobody else's decision should wait for them. Bound to the draft by its
+    ``shown_hash`` (a hash of title and draft): under the lock they are used only if the
+    approval still shows that hash, else measured again there."""
+    if decision.decision != "approve" or decision.output is None:
+        return None
+    row = Approval.objects.filter(id=approval_id).values("draft", "shown_hash").first()
+    if row is None or row["draft"] == decision.output:
+        return None
+    return _EditMeasure(
+        shown_hash=row["shown_hash"],
+        distance=edits.edit_distance(row["draft"], decision.output),
+        diff=edits.unified_diff(row["draft"], decision.output),
+    )
+
+
 def _outcome(
-    advance: Advance, approval: Approval, step: Step, decision: Decision, user: Any
+    advance: Advance,
+    approval: Approval,
+    step: Step,
+    decision: Decision,
+    user: Any,
+    measured: _EditMeasure | None = None,
 ) -> _Outcome:
     who = user.get_username()
     audit: dict[str, Any] = {"decision": decision.decision, "reason": decision.reason}
@@ -165,11 +197,13 @@ def _outcome(
                 edits.check_edit(approval.draft, final)
             except edits.EditError as exc:
                 raise ApprovalError(str(exc), code="invalid_edit", status=422) from None
-        distance = edits.edit_distance(approval.draft, final) if edited else 0
+        if measured is None or measured.shown_hash != approval.shown_hash:
+            measured = _edit_measured(approval.id, decision) if edited else None
+        distance = measured.distance if edited and measured else 0
         resolution = Approval.Resolution.EDITED if edited else Approval.Resolution.APPROVED
         audit |= {"resolution": resolution, "edited": edited, "edit_distance": distance}
-        if edited:
-            audit["diff"] = edits.unified_diff(approval.draft, final)
+        if edited and measured:
+            audit["diff"] = measured.diff
         payload = {
             "decision": "approved",
             "output": final,

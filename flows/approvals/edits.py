@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
+from rapidfuzz.distance import Levenshtein
 
 from agents import tools
 from controlroom import jsondata
@@ -40,17 +41,12 @@ def is_tool_call(draft: Any) -> bool:
 
 
 def edit_distance(before: Any, after: Any) -> int:
-    """Characters changed from ``before`` to ``after`` (their text forms): for each block that
-    differs, the longer of what was removed and what was put in. Equals the Levenshtein
-    distance for the usual edits (a word replaced, a sentence added) without its quadratic
-    cost on long drafts."""
+    """The Levenshtein distance between ``before`` and ``after`` (their text forms): how many
+    characters an approver inserted, deleted or replaced. ``rapidfuzz`` computes it
+    bit-parallel (milliseconds for drafts of 10k characters, where ``difflib`` took
+    seconds); callers still keep it out of locks (``decisions._edit_measured``)."""
     a, b = as_text(before), as_text(after)
-    if a == b:
-        return 0
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return sum(
-        max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
-    )
+    return 0 if a == b else int(Levenshtein.distance(a, b))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     _work_dir = Path(tempfile.mkdtemp(prefix="controlroom-tests-"))
     os.environ.update(stack.TEST_TIMINGS)
     os.environ["CONTROLROOM_DATA_DIR"] = str(_work_dir / "data")
+    # As `make run`'s prepare_stack does: WhiteNoise warns once per request handler about a
+    # missing STATIC_ROOT (served from the finders in tests, as in dev).
+    (_work_dir / "data" / "staticfiles").mkdir(parents=True)
     os.environ.setdefault("CONTROLROOM_SECRET_KEY", "tests-only-secret-key-not-for-production")
     # Playwright's sync API runs an event loop in the test thread; Django would otherwise
     # refuse ORM calls from tests that drive a browser.

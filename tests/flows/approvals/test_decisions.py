@@ -103,6 +103,31 @@ def test_an_edit_is_audited_with_who_when_and_the_diff(cast: dict[str, Any]) -> 
     assert drive(run).output == "A short post about pricing."
 
 
+def test_an_edit_is_measured_before_the_run_lock_is_taken(
+    cast: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The distance and the diff cost time on long drafts: nobody waits on the run's lock for
+    them. Measured at the test's own transaction depth, not inside the decision's."""
+    from flows.approvals import edits
+
+    _, approval = parked(review_flow())
+    depth = len(connection.savepoint_ids)
+    seen: list[int] = []
+    measure = edits.edit_distance
+
+    def recording(before: Any, after: Any) -> int:
+        seen.append(len(connection.savepoint_ids))
+        return measure(before, after)
+
+    monkeypatch.setattr(edits, "edit_distance", recording)
+    approval_decide(
+        approval_id=approval.id,
+        user=cast["approver"],
+        decision=Decision("approve", output="A longer post.", shown_hash=approval.shown_hash),
+    )
+    assert seen == [depth]
+
+
 def test_approving_unchanged_is_not_an_edit(cast: dict[str, Any]) -> None:
     _, approval = parked(review_flow())
     approval_decide(

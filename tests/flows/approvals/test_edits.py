@@ -56,3 +56,10 @@ def test_an_unknown_tool_has_no_form() -> None:
     assert edits.argument_fields({"tool": "no-such-tool", "arguments": {"x": 1}}) is None
     assert edits.is_tool_call({"tool": "x", "arguments": {}})
     assert not edits.is_tool_call({"tool": "x"})
+
+
+def test_edit_distance_is_levenshtein_on_long_drafts() -> None:
+    draft = "lorem ipsum dolor sit amet " * 300  # ~8k characters
+    edited = draft.replace("dolor", "dolour", 3) + "P.S. thanks"
+    assert edits.edit_distance(draft, edited) == 3 + len("P.S. thanks")
+    assert edits.edit_distance(edited, draft) == 3 + len("P.S. thanks")  # symmetric
