@@ -22,7 +22,7 @@ as a prefix tree (``_trie_pattern``), so ``redact`` is one linear pass whatever 
 secrets (measured in ``tests/security/test_secret_binding.py``).
 
 This module is loaded by the LOGGING configuration before Django's apps are ready, so it
-imports no model at import time; ``agents.secrets`` is imported when the values are loaded.
+imports no model at import time; ``agents.keyring`` is imported when the values are loaded.
 """
 
 from __future__ import annotations
@@ -236,11 +236,11 @@ def _load() -> None:
     try:
         from django.db import transaction
 
-        from agents import secrets
+        from agents import keyring
 
         # A savepoint: a failed read must not break a transaction the caller has open.
         with transaction.atomic():
-            values: list[str] | None = secrets.stored_values()
+            values: list[str] | None = keyring.stored_values()
     except Exception:
         values = None  # keep the last known values; try again after CACHE_SECONDS
     finally:

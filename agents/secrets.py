@@ -1,10 +1,9 @@
 """Secrets: credentials encrypted at rest with Fernet, readable only at the moment of use.
 
-Keys come from ``CONTROLROOM_FERNET_KEYS`` (comma-separated; the first encrypts, every one
-decrypts, so a new key can go first while old rows stay readable until ``secrets_rotate``),
-else from the file ``<CONTROLROOM_DATA_DIR>/fernet_key`` that `make run` writes. Without
-either, the first use fails loudly (``SecretsNotConfigured``); dev and test settings create the
-file instead. Nothing here runs at import.
+The keys are ``agents.keyring``'s (``CONTROLROOM_FERNET_KEYS``, the first encrypting and every
+one decrypting, so a new key can go first while old rows stay readable until
+``secrets_rotate``; else the data directory's key file). Without any, the first use fails
+loudly (``SecretsNotConfigured``). Nothing here runs at import.
 
 Write-only: ``secret_reveal`` and ``secret_reveal_to`` are the only ways plaintext leaves the
 database, and every value they or ``secret_set`` handle is handed to ``agents.redaction`` so
@@ -22,33 +21,24 @@ admins change a binding (``secret_bind``, ``secret_set`` with a binding,
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from cryptography.fernet import InvalidToken
 from django.db import transaction
 from django.utils import timezone
 
 from agents import redaction
 from agents.audit import audit_record
 from agents.egress import EgressRefused, Target, target_parse
+from agents.keyring import SecretsNotConfigured, keyring, stored_values
 from agents.models import ProviderConnection, Secret, SecretBinding
 from agents.redaction import redact, redact_value
 
 ROTATE_BATCH = 100
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 MAX_VALUE_CHARS = 64_000
-
-
-class SecretsNotConfigured(ImproperlyConfigured):
-    """No Fernet key is configured, or a configured key is unusable."""
 
 
 class SecretMissing(LookupError):
@@ -81,63 +71,6 @@ class SecretNotAllowed(PermissionError):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
         self.name = name
-
-
-# --- keys ---------------------------------------------------------------------------------------
-
-
-def keyring() -> MultiFernet:
-    """The configured keys, primary first. Raises ``SecretsNotConfigured`` when there are none
-    (in production) or the key file holds something that is not a Fernet key."""
-    config = settings.CONTROLROOM
-    keys = tuple(config.get("FERNET_KEYS") or ())
-    if not keys:
-        keys = (_file_key(Path(config["FERNET_KEY_FILE"]), bool(config.get("FERNET_KEY_CREATE"))),)
-    return _multi_fernet(keys)
-
-
-@lru_cache(maxsize=8)
-def _multi_fernet(keys: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(key.encode("ascii")) for key in keys])
-
-
-_file_keys: dict[Path, str] = {}
-
-
-def _file_key(path: Path, create: bool) -> str:
-    """The key in ``path``, made first when ``create`` allows it. Cached per process: the file
-    is written once and never replaced (rows encrypted with it must stay readable)."""
-    if path in _file_keys:
-        return _file_keys[path]
-    if not path.exists():
-        if not create:
-            raise SecretsNotConfigured(
-                "no Fernet key: set CONTROLROOM_FERNET_KEYS (comma-separated, the first "
-                f"encrypts) or create {path} (`make run` does); secrets cannot be stored or read"
-            )
-        _write_key_once(path)
-    key = path.read_text().strip()
-    try:
-        Fernet(key.encode("ascii"))
-    except (ValueError, UnicodeEncodeError) as exc:
-        raise SecretsNotConfigured(f"{path} does not hold a Fernet key") from exc
-    _file_keys[path] = key
-    return key
-
-
-def _write_key_once(path: Path) -> None:
-    # Written whole to a temporary file, then linked into place: a concurrent process either
-    # wins the link or finds the complete file, never a half-written one.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".fernet_key.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(Fernet.generate_key().decode() + "\n")
-        os.link(temporary, path)
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(temporary)
 
 
 # --- the secrets --------------------------------------------------------------------------------
@@ -446,21 +379,6 @@ def secrets_rotate() -> int:
             Secret.objects.bulk_update(rows, ["ciphertext", "rotated_at"])
         done += len(rows)
         last_id = rows[-1].id
-
-
-def stored_values() -> list[str]:
-    """Every stored secret's plaintext that a configured key opens — for ``agents.redaction``
-    only, which holds them briefly to scrub text. Rows no key opens are left out."""
-    if not Secret.objects.exists():
-        return []
-    fernet = keyring()
-    values = []
-    for ciphertext in Secret.objects.values_list("ciphertext", flat=True):
-        try:
-            values.append(fernet.decrypt(bytes(ciphertext)).decode("utf-8"))
-        except InvalidToken:
-            continue
-    return values
 
 
 __all__ = [
