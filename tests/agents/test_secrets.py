@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.db import connection
 from pytest_django.fixtures import Settings
 
-from agents import secrets
+from agents import keyring, secrets
 from agents.models import ProviderConnection, Secret
 from agents.secrets import (
     SecretInvalid,
@@ -229,7 +229,7 @@ def test_processes_racing_to_make_the_key_file_agree_on_one_key(settings: Settin
 
     def make() -> None:
         barrier.wait()
-        secrets._write_key_once(path)
+        keyring._write_key_once(path)
         seen.append(path.read_bytes())
 
     threads = [threading.Thread(target=make) for _ in range(8)]
