@@ -22,22 +22,18 @@ from agents.schemas import (
     AgentListOut,
     AgentOut,
     AgentPatch,
-    ErrorOut,
     SecretIn,
     SecretListOut,
     SecretOut,
     SecretPatch,
     ToolListOut,
 )
-from controlroom.api import error_response, requires
+from controlroom.api import ERRORS, error_response, requires
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability, Role
 
 router = Router(tags=["agents"], auth=requires(Capability.VIEW))
 ADMIN_ONLY = requires(Role.ADMIN, refusal="only admins may change secrets")
-ERRORS: dict[int, Any] = {
-    status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422, 503)
-}
 STATUSES = {"active": False, "archived": True, "all": None}
 
 

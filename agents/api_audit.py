@@ -11,8 +11,7 @@ from ninja.errors import HttpError, ValidationError
 from pydantic import Field
 
 from agents import audit_selectors
-from agents.schemas import ErrorOut
-from controlroom.api import requires
+from controlroom.api import ERRORS, requires
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability
 
@@ -20,7 +19,6 @@ router = Router(
     tags=["audit"],
     auth=requires(Capability.VIEW, refusal="your role may not view the audit log"),
 )
-ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 422)}
 
 
 class AuditQuery(Schema):

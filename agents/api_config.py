@@ -34,7 +34,6 @@ from agents.schemas import (
     ConnectionListOut,
     ConnectionOut,
     ConnectionPut,
-    ErrorOut,
     KnowledgeBaseIn,
     KnowledgeBaseListOut,
     KnowledgeBaseOut,
@@ -45,15 +44,14 @@ from agents.schemas import (
     McpServerPut,
     McpToolListOut,
 )
-from controlroom.api import error_response, requires
+from controlroom.api import ERRORS as BASE_ERRORS
+from controlroom.api import ErrorOut, error_response, requires
 from controlroom.roles import Capability, Role, roles_of
 
 router = Router(tags=["configuration"], auth=requires(Capability.VIEW))
 DESIGN = requires(Capability.DESIGN)
 ADMIN_ONLY = requires(Role.ADMIN, refusal="only admins may register or change MCP servers")
-ERRORS: dict[int, Any] = {
-    status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422, 502, 503)
-}
+ERRORS = {**BASE_ERRORS, 502: ErrorOut}
 DOCUMENTS_LISTED = 500
 
 

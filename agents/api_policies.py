@@ -23,13 +23,11 @@ from agents.policies.simulator import (
     policy_simulate,
     simulation_dict,
 )
-from agents.schemas import ErrorOut
-from controlroom.api import error_response, requires
+from controlroom.api import ERRORS, error_response, requires
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability
 
 router = Router(tags=["policies"], auth=requires(Capability.VIEW))
-ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
 DEFAULT_PERIOD = timedelta(days=7)
 
 

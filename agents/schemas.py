@@ -165,21 +165,6 @@ class SecretListOut(Schema):
     next_cursor: str | None = None
 
 
-class ErrorDetail(Schema):
-    pointer: str
-    message: str
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    details: list[ErrorDetail]
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
-
-
 # --- configuration: provider connections, MCP servers, knowledge bases --------------------------
 
 #: What the configuration pages accept as a slug (Django's ``SlugField``) and a base's slug.

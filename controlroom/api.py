@@ -12,7 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, re_path
 from django.views.decorators.csrf import csrf_exempt
-from ninja import NinjaAPI, Swagger
+from ninja import NinjaAPI, Schema, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
@@ -22,6 +22,31 @@ from controlroom.accounts import token_authenticate
 from controlroom.roles import Capability, Role, can, roles_of
 
 MAX_BODY_DEPTH = 64
+
+
+class ErrorDetail(Schema):
+    pointer: str
+    message: str
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorOut(Schema):
+    """Every error answer of the API (``error_body``): a code, a message, and per problem a
+    JSON pointer and a message."""
+
+    error: ErrorBody
+
+
+#: The error answers any operation may give; each operation adds its success statuses (and an
+#: operation that may give another one, such as 502 from an upstream, adds that).
+ERRORS: dict[int, Any] = {
+    status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422, 429, 503)
+}
 
 
 class RateLimited(Exception):

@@ -15,23 +15,11 @@ from ninja.errors import HttpError
 from pydantic import Field
 
 from controlroom import accounts
+from controlroom.api import ERRORS
 from controlroom.models import ApiToken
 from controlroom.roles import Role, roles_of
 
 router = Router(tags=["tokens"])
-
-
-class _ErrorBody(Schema):
-    code: str
-    message: str
-    details: list[dict[str, str]]
-
-
-class TokenErrorOut(Schema):
-    error: _ErrorBody
-
-
-ERRORS: dict[int, Any] = {status: TokenErrorOut for status in (401, 403, 404, 409, 422)}
 
 
 class TokenOut(Schema):

@@ -13,7 +13,7 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 
 from controlroom import expressions
-from controlroom.api import error_response, requires
+from controlroom.api import ERRORS, error_response, requires
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability
 from flows import approvals, selectors
@@ -28,7 +28,6 @@ from flows.schemas import (
     ApprovalOut,
     DecisionIn,
     DocumentDiffOut,
-    ErrorOut,
     FlowListOut,
     FlowOut,
     FlowSavedOut,
@@ -51,7 +50,6 @@ from flows.versions import (
 )
 
 router = Router(tags=["flows"], auth=requires(Capability.VIEW))
-ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
 DOCUMENT_BODY = {
     "requestBody": {
         "required": True,

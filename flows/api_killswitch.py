@@ -12,19 +12,17 @@ from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from controlroom import jsondata
-from controlroom.api import requires
+from controlroom.api import ERRORS, requires
 from controlroom.roles import Capability, Role
 from flows import killswitch
 from flows.killswitch_models import KillSwitch
 from flows.models import Flow
-from flows.schemas import ErrorOut
 
 router = Router(
     tags=["kill switch"],
     auth=requires(Capability.VIEW, refusal="your role may not view the control room"),
 )
 OPERATE_FLOWS = requires(Capability.OPERATE, refusal="your role may not operate flows")
-ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
 
 
 class PauseIn(Schema):

@@ -1,4 +1,5 @@
-"""The triggers router: outcomes, webhook endpoints and their secrets. Thin adapters."""
+"""The triggers router: outcomes, webhook endpoints and their secrets, schedule previews.
+Thin adapters."""
 
 from __future__ import annotations
 
@@ -6,21 +7,21 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
-from controlroom.api import error_response, requires
+from controlroom.api import ERRORS, ErrorOut, error_response, requires
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability
 from flows import outcomes
 from flows.models import Flow, Trigger, WebhookSecret
-from flows.schemas import ErrorOut
-from flows.triggers import webhooks
+from flows.triggers import config, webhooks
+from flows.triggers.cron_text import cron_describe
 
 router = Router(tags=["outcomes"], auth=requires(Capability.VIEW))
-ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 405, 409, 413, 422)}
 
 
 class OutcomeIn(Schema):
@@ -263,6 +264,30 @@ def flow_webhook_secret_issue(request: HttpRequest, slug: str, payload: SecretIs
     return Status(201, _issued(request, issued, f"/api/hooks/flows/{flow.slug}"))
 
 
+class SecretRevealedOut(Schema):
+    name: str
+    number: int
+    secret: str = Field(description="the signing secret; the reveal is in the audit log")
+    expires_at: datetime | None
+
+
+@router.post(
+    "/flows/{slug}/webhook-secrets/{number}/reveal",
+    response={200: SecretRevealedOut, **ERRORS},
+    summary="Show a flow's webhook signing secret again (admins and designers; audited)",
+    auth=requires(Capability.DESIGN),
+)
+def flow_webhook_secret_reveal(request: HttpRequest, slug: str, number: int) -> Any:
+    flow = Flow.objects.filter(slug=slug).first()
+    if flow is None:
+        raise HttpError(404, f"no flow {slug!r}")
+    try:
+        row, value = webhooks.webhook_secret_reveal(flow=flow, number=number)
+    except webhooks.WebhookError as exc:
+        return _hook_error(request, exc)
+    return {"name": row.name, "number": row.number, "secret": value, "expires_at": row.expires_at}
+
+
 @router.post(
     "/outcomes/webhook-secrets",
     response={201: SecretIssuedOut, **ERRORS},
@@ -290,7 +315,15 @@ class TriggerOut(Schema):
     next_due_at: datetime | None
     last_fired_at: datetime | None
     url: str | None = Field(default=None, description="where webhooks or the public form go")
-    secrets: list[WebhookSecretOut] = Field(default_factory=list)
+    urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="where a webhook (``webhook``) and the public form (``form``) reach this "
+        "flow, whatever its trigger is now: they answer once a version with that trigger is live",
+    )
+    secrets: list[WebhookSecretOut] = Field(
+        default_factory=list,
+        description="the flow's webhook signing secrets (kept when the trigger type changes)",
+    )
 
 
 class TriggerListOut(Schema):
@@ -304,7 +337,7 @@ def _trigger_out(request: HttpRequest, flow: Flow) -> dict[str, Any]:
     block = dict((version.document.get("trigger") if version else None) or {"type": "manual"})
     kind = row.kind if row else block.get("type", "manual")
     urls = {"webhook": f"/api/hooks/flows/{flow.slug}", "form": f"/forms/{flow.slug}/"}
-    secrets = WebhookSecret.objects.filter(flow=flow) if kind == "webhook" else []
+    secrets = WebhookSecret.objects.filter(flow=flow)
     return {
         "flow": flow.slug,
         "type": kind,
@@ -313,6 +346,7 @@ def _trigger_out(request: HttpRequest, flow: Flow) -> dict[str, Any]:
         "next_due_at": row.next_due_at if row else None,
         "last_fired_at": row.last_fired_at if row else None,
         "url": request.build_absolute_uri(urls[kind]) if kind in urls else None,
+        "urls": {name: request.build_absolute_uri(path) for name, path in urls.items()},
         "secrets": [
             {
                 "name": s.name,
@@ -346,3 +380,37 @@ def trigger_get(request: HttpRequest, slug: str) -> dict[str, Any]:
     if flow is None:
         raise HttpError(404, f"no flow {slug!r}")
     return _trigger_out(request, flow)
+
+
+class SchedulePreviewIn(Schema):
+    cron: str = Field(max_length=120, description="a 5-field cron expression")
+    timezone: str = Field(default="UTC", max_length=64, description="an IANA time zone")
+    count: int = Field(default=5, description=f"how many due times, 1 to {config.PREVIEW_MAX}")
+
+
+class SchedulePreviewOut(Schema):
+    next: list[str] = Field(description="ISO 8601 due times with the zone's UTC offset")
+    timezone: str
+    description: str | None = Field(description="the expression in words, when it is simple")
+
+
+@router.post(
+    "/triggers/schedule-preview",
+    response={200: SchedulePreviewOut, **ERRORS},
+    summary="The next due times of a cron expression in a time zone, as the scheduler fires them",
+    auth=requires(Capability.DESIGN),
+)
+def schedule_preview(request: HttpRequest, payload: SchedulePreviewIn) -> Any:
+    try:
+        times, zone = config.schedule_preview(
+            cron=payload.cron, timezone=payload.timezone, count=payload.count, now=timezone.now()
+        )
+    except config.ScheduleInvalid as exc:
+        pointer = exc.pointer.replace("/trigger/", "/")
+        details = [{"pointer": pointer, "message": exc.message}]
+        return error_response(request, 400, "invalid", exc.message, details)
+    return {
+        "next": [moment.isoformat() for moment in times],
+        "timezone": zone.key,
+        "description": cron_describe(payload.cron),
+    }

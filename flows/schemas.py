@@ -230,21 +230,6 @@ class DocumentDiffOut(Schema):
     sections: list[DiffSectionOut]
 
 
-class ErrorDetail(Schema):
-    pointer: str
-    message: str
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    details: list[ErrorDetail]
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
-
-
 class PreviewIn(Schema):
     """A template or condition from the editor, with sample data to render it against."""
 

@@ -10,21 +10,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema
 
-from controlroom.api import requires
+from controlroom.api import ERRORS, requires
 from controlroom.observability import metrics
 from controlroom.roles import Capability
 
 router = Router(tags=["metrics"], auth=requires(Capability.VIEW))
-
-
-class _ErrorBody(Schema):
-    code: str
-    message: str
-    details: list[dict[str, str]]
-
-
-class MetricsErrorOut(Schema):
-    error: _ErrorBody
 
 
 class MetricOut(Schema):
@@ -41,7 +31,7 @@ class MetricsOut(Schema):
 
 @router.get(
     "/metrics",
-    response={200: MetricsOut, 401: MetricsErrorOut, 403: MetricsErrorOut},
+    response={200: MetricsOut, **ERRORS},
     summary="Engine metrics as JSON",
     description=(
         "The numbers `/metrics` exposes to Prometheus, computed from PostgreSQL and Redis at "

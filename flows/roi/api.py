@@ -10,15 +10,13 @@ from django.utils import timezone
 from ninja import Router
 from ninja.errors import HttpError
 
-from controlroom.api import error_response, requires
+from controlroom.api import ERRORS, error_response, requires
 from controlroom.roles import Capability
 from flows import selectors as flow_selectors
 from flows.roi import export
 from flows.roi.selectors import flow_dashboard, leaderboard, period_parse
-from flows.schemas import ErrorOut
 
 router = Router(tags=["roi"], auth=requires(Capability.VIEW))
-ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404)}
 
 
 def _period(request: HttpRequest) -> Any:

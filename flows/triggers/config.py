@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 MISSED_POLICIES = ("skip", "catch_up_once")
+PREVIEW_MAX = 20
 EVENTS = ("run.finished", "outcome.recorded")
 TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
 
@@ -76,3 +77,39 @@ def next_after(trigger: dict[str, Any], moment: datetime) -> datetime:
     local = moment.astimezone(zone(trigger))
     due: datetime = croniter(trigger["cron"], local).get_next(datetime)
     return due.astimezone(ZoneInfo("UTC"))
+
+
+class ScheduleInvalid(ValueError):
+    """A cron expression or time zone a schedule cannot use; ``pointer`` names the field
+    (``/trigger/cron`` or ``/trigger/timezone``) as the document validator would."""
+
+    def __init__(self, pointer: str, message: str) -> None:
+        super().__init__(message)
+        self.pointer = pointer
+        self.message = message
+
+
+def schedule_preview(
+    *, cron: str, timezone: str, count: int, now: datetime
+) -> tuple[list[datetime], ZoneInfo]:
+    """The first ``count`` (1..``PREVIEW_MAX``) times after ``now`` a schedule with ``cron`` in
+    ``timezone`` is due, each in that zone, and the zone. The same times the scheduler fires
+    (``next_after``, chained as ``schedules_fire`` does). Raises ``ScheduleInvalid`` with the
+    validator's message for a bad expression or zone, or when the expression never comes due
+    (``0 0 31 2 *``)."""
+    if not 1 <= count <= PREVIEW_MAX:
+        raise ScheduleInvalid("/count", f"count must be between 1 and {PREVIEW_MAX}")
+    block = {"type": "schedule", "cron": cron, "timezone": timezone}
+    problems = trigger_problems(block)
+    if problems:
+        raise ScheduleInvalid(*problems[0])
+    local = zone(block)
+    times: list[datetime] = []
+    moment = now
+    try:
+        for _ in range(count):
+            moment = next_after(block, moment)
+            times.append(moment.astimezone(local))
+    except CroniterBadDateError:
+        raise ScheduleInvalid("/trigger/cron", f"{cron!r} never comes due") from None
+    return times, local

@@ -109,6 +109,32 @@ def webhook_secret_issue(*, flow: Flow | None, overlap_seconds: int = 86_400) ->
     return IssuedSecret(name, number, value, deadline if number > 1 else None)
 
 
+def webhook_secret_reveal(*, flow: Flow, number: int) -> tuple[WebhookSecret, str]:
+    """The row and plaintext of signing secret ``number`` of ``flow``'s endpoint, for a
+    designer to paste into the sending system again. Secrets are stored encrypted (retrievable),
+    so this is possible; each reveal is recorded in the audit log (who, which secret — never the
+    value) in the caller's transaction. The adapter checks the role. Raises ``WebhookError``:
+    404 for an unknown number, 409 for a secret that expired or whose value is gone."""
+    row = WebhookSecret.objects.filter(flow=flow, number=number).first()
+    if row is None:
+        raise WebhookError(404, "not_found", f"flow {flow.slug!r} has no signing secret {number}")
+    if row.expires_at is not None and row.expires_at <= timezone.now():
+        when = row.expires_at.isoformat(timespec="seconds")
+        raise WebhookError(409, "expired", f"signing secret {number} expired at {when}")
+    try:
+        value = secrets.secret_reveal(row.name)
+    except secrets.SecretMissing:
+        raise WebhookError(409, "missing", f"signing secret {number} has no stored value") from None
+    audit_record(
+        kind="config",
+        action="webhook_secret.revealed",
+        subject=row.name,
+        flow_slug=flow.slug,
+        data={"number": number},
+    )
+    return row, value
+
+
 #: How long a process keeps an endpoint's secrets before reading them again. Expiry is checked
 #: on every request; a change made by another process (a rotation moving an old secret's
 #: deadline, a new secret) is seen within this time.

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.test import Client
 from django.test.utils import override_settings
 
+from agents.models import AuditEvent
 from controlroom.accounts import token_issue, user_ensure
 from controlroom.roles import Role
 from flows.engine.runs import run_start
@@ -319,3 +320,54 @@ def test_the_trigger_api_shows_the_url_and_secret_metadata(hook: tuple[Any, str]
     listed = client.get("/api/triggers?type=webhook").json()["items"]
     assert [item["flow"] for item in listed] == ["inbound"]
     assert client.get("/api/flows/nope/trigger").status_code == 404
+
+
+def test_designers_reveal_a_live_secret_and_each_reveal_is_audited(
+    hook: tuple[Any, str],
+) -> None:
+    flow, secret = hook
+    designer = user_ensure(username="designer", role=Role.DESIGNER)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=designer)}")
+    url = f"/api/flows/{flow.slug}/webhook-secrets/1/reveal"
+    response = client.post(url)
+    assert response.status_code == 200, response.content
+    assert response.json()["secret"] == secret and response.json()["number"] == 1
+    audited = AuditEvent.objects.get(action="webhook_secret.revealed")
+    assert (audited.actor, audited.flow_slug, audited.data) == (
+        "designer",
+        "inbound",
+        {"number": 1},
+    )
+    assert secret not in json.dumps(audited.data) + audited.reason
+    unknown = client.post(f"/api/flows/{flow.slug}/webhook-secrets/7/reveal")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["message"] == "flow 'inbound' has no signing secret 7"
+    viewer = user_ensure(username="viewer", role=Role.VIEWER)
+    denied = Client(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=viewer)}").post(url)
+    assert denied.status_code == 403
+    assert AuditEvent.objects.filter(action="webhook_secret.revealed").count() == 1
+
+
+def test_an_expired_secret_is_not_revealed(hook: tuple[Any, str]) -> None:
+    flow, _ = hook
+    webhooks.webhook_secret_issue(flow=flow, overlap_seconds=0)
+    admin = user_ensure(username="admin", role=Role.ADMIN)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=admin)}")
+    expired = client.post(f"/api/flows/{flow.slug}/webhook-secrets/1/reveal")
+    assert expired.status_code == 409
+    assert expired.json()["error"]["message"].startswith("signing secret 1 expired at ")
+    assert client.post(f"/api/flows/{flow.slug}/webhook-secrets/2/reveal").status_code == 200
+
+
+def test_the_trigger_api_gives_every_url_and_the_secrets_whatever_the_type() -> None:
+    flow = _flow(slug="manual-now", trigger_type="manual")
+    webhooks.webhook_secret_issue(flow=flow)
+    viewer = user_ensure(username="viewer", role=Role.VIEWER)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=viewer)}")
+    body = client.get(f"/api/flows/{flow.slug}/trigger").json()
+    assert body["type"] == "manual" and body["url"] is None
+    assert body["urls"] == {
+        "webhook": "http://testserver/api/hooks/flows/manual-now",
+        "form": "http://testserver/forms/manual-now/",
+    }
+    assert [s["number"] for s in body["secrets"]] == [1]
