@@ -6,7 +6,6 @@ the JSON API (validate, save, publish, run), so the page itself never writes.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -18,24 +17,7 @@ from django.views.decorators.http import require_GET
 
 from controlroom.roles import Capability, can
 from flows import selectors
-from flows.demo import demo_documents
-from flows.document import SCHEMA_ID, SLUG_PATTERN
-
-
-def _blank_document(*, slug: str, name: str) -> dict[str, Any]:
-    return {
-        "schema": SCHEMA_ID,
-        "slug": slug,
-        "name": name,
-        "trigger": {"type": "manual"},
-        "nodes": [],
-        "edges": [],
-    }
-
-
-def _templates() -> dict[str, dict[str, Any]]:
-    """The gallery: every demo flow document by its slug (blank is built on demand)."""
-    return {document["slug"]: document for document in demo_documents()}
+from flows import templates_gallery as gallery
 
 
 def _boot(request: HttpRequest, **fields: Any) -> dict[str, Any]:
@@ -66,7 +48,9 @@ def flow_editor(request: HttpRequest, slug: str) -> HttpResponse:
         version=latest.number if latest else None,
         live_version=flow.live_version.number if flow.live_version else None,
         document=(
-            dict(latest.document) if latest else _blank_document(slug=flow.slug, name=flow.name)
+            dict(latest.document)
+            if latest
+            else gallery.blank_document(slug=flow.slug, name=flow.name)
         ),
     )
     context = {"nav": "flows", "flow": flow, "boot": boot, "can_edit": boot["can_edit"]}
@@ -76,34 +60,26 @@ def flow_editor(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def flow_new(request: HttpRequest) -> HttpResponse:
-    """The templates gallery; with ``template``, ``name`` and ``slug`` chosen, the editor on an
-    unsaved copy of that template (nothing exists until the designer saves it)."""
+    """The templates gallery; with ``template`` (and optionally ``name`` and ``slug``), the
+    editor on an unsaved copy of that template (``templates_gallery.template_start``: nothing
+    exists until the designer saves it). A choice that cannot start a flow shows the gallery
+    again with the reason, answered 400 (or 409 for a slug already taken)."""
     if not can(request.user, Capability.DESIGN):
         raise PermissionDenied("your role may not design flows")
-    templates = _templates()
     chosen = request.GET.get("template", "")
     name = request.GET.get("name", "").strip()
     slug = request.GET.get("slug", "").strip()
-    error = ""
+    error, status = "", 200
     if "template" in request.GET:
-        if chosen != "blank" and chosen not in templates:
-            error = "Choose a template."
-        elif not name:
-            error = "Give the flow a name."
-        elif not re.fullmatch(SLUG_PATTERN.strip("^$"), slug):
-            error = "The slug takes lower-case letters, digits and hyphens."
-        elif selectors.flow_get(slug=slug) is not None:
-            error = f"A flow with the slug {slug!r} exists already."
+        try:
+            document = gallery.template_start(template=chosen, name=name, slug=slug)
+        except gallery.GalleryError as exc:
+            error, status = exc.message, exc.status
         else:
-            document = (
-                _blank_document(slug=slug, name=name)
-                if chosen == "blank"
-                else {**templates[chosen], "slug": slug, "name": name}
-            )
             boot = _boot(
                 request,
-                slug=slug,
-                name=name,
+                slug=document["slug"],
+                name=document["name"],
                 version=None,
                 live_version=None,
                 is_new=True,
@@ -111,12 +87,13 @@ def flow_new(request: HttpRequest) -> HttpResponse:
             )
             context: dict[str, Any] = {"nav": "flows", "flow": None, "boot": boot}
             return render(request, "flows/editor.html", {**context, "can_edit": True})
+    templates = gallery.templates()
     context = {
         "nav": "flows",
-        "templates": list(templates.values()),
-        "chosen": chosen or "blank",
+        "cards": gallery.template_cards(templates.values()),
+        "chosen": chosen or gallery.BLANK,
         "name": name,
         "slug": slug,
         "error": error,
     }
-    return render(request, "flows/editor_gallery.html", context)
+    return render(request, "flows/editor_gallery.html", context, status=status)

@@ -2,7 +2,8 @@
 arguments against the schema and the tool's ``check_args``) and call one domain function each.
 
 Categories, which policies key on: ``send_email`` outbound_message, ``upsert_record`` write,
-``knowledge_search`` read, ``propose_slots`` read. Side effects go through the effect ledger.
+``knowledge_search`` read, ``propose_slots`` read, ``check_patch`` read. Side effects go through
+the effect ledger.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from agents import knowledge, outbox, records, scheduling
+from agents import knowledge, outbox, patches, records, scheduling
 from agents.ledger import effect_once
 from agents.models import Effect
 from agents.tools.base import Tool, ToolCall, ToolError
@@ -61,9 +62,19 @@ SEND_EMAIL = Tool(
         "additionalProperties": False,
         "required": ["to", "body"],
         "properties": {
-            "to": {"type": "string", "format": "email", "maxLength": 300},
+            "to": {
+                "type": "string",
+                "format": "email",
+                "maxLength": 300,
+                "description": "One e-mail address.",
+            },
             "subject": {"type": "string", "maxLength": 300},
-            "body": {"type": "string", "minLength": 1, "maxLength": 100_000},
+            "body": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 100_000,
+                "description": "The message, as plain text.",
+            },
         },
     },
     call=_send_email,
@@ -104,9 +115,22 @@ UPSERT_RECORD = Tool(
         "additionalProperties": False,
         "required": ["kind", "key"],
         "properties": {
-            "kind": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"},
-            "key": {"type": "string", "minLength": 1, "maxLength": records.MAX_KEY_CHARS},
-            "data": {"type": "object", "maxProperties": 200},
+            "kind": {
+                "type": "string",
+                "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$",
+                "description": "What sort of record: contact, account, ticket...",
+            },
+            "key": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": records.MAX_KEY_CHARS,
+                "description": "What identifies it within its kind, e.g. an e-mail address.",
+            },
+            "data": {
+                "type": "object",
+                "maxProperties": 200,
+                "description": "Fields to merge in; a field set to null is removed.",
+            },
         },
     },
     call=_upsert_record,
@@ -138,8 +162,17 @@ KNOWLEDGE_SEARCH = Tool(
         "required": ["query"],
         "properties": {
             "query": {"type": "string", "minLength": 1, "maxLength": 500},
-            "base": {"type": "string", "pattern": "^[-a-zA-Z0-9_]{1,80}$"},
-            "limit": {"type": "integer", "minimum": 1, "maximum": knowledge.MAX_LIMIT},
+            "base": {
+                "type": "string",
+                "pattern": "^[-a-zA-Z0-9_]{1,80}$",
+                "description": "A knowledge base's slug; empty searches them all.",
+            },
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": knowledge.MAX_LIMIT,
+                "description": "Results at most (default 5).",
+            },
         },
     },
     call=_knowledge_search,
@@ -186,13 +219,48 @@ PROPOSE_SLOTS = Tool(
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "count": {"type": "integer", "minimum": 1, "maximum": scheduling.MAX_COUNT},
+            "count": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": scheduling.MAX_COUNT,
+                "description": "How many slots (default 3).",
+            },
             "duration_minutes": {"type": "integer", "minimum": 5, "maximum": 24 * 60},
-            "after": {"type": "string", "minLength": 10, "maxLength": 40},
+            "after": {
+                "type": "string",
+                "minLength": 10,
+                "maxLength": 40,
+                "description": "An ISO date or date-time; slots start after it.",
+            },
         },
     },
     call=_propose_slots,
     side_effect=False,
 )
 
-TOOLS = [SEND_EMAIL, UPSERT_RECORD, KNOWLEDGE_SEARCH, PROPOSE_SLOTS]
+
+def _check_patch(call: ToolCall) -> dict[str, Any]:
+    return patches.patch_check(diff=call.args["diff"]).as_dict()
+
+
+CHECK_PATCH = Tool(
+    name="check_patch",
+    category="read",
+    description=(
+        "Check a unified diff without applying it: files changed, lines added and removed, and "
+        "problems (malformed diff, conflict markers, trailing whitespace, a line that looks "
+        "like a secret, added Python that does not compile); ok is true when there are none."
+    ),
+    args_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["diff"],
+        "properties": {
+            "diff": {"type": "string", "minLength": 1, "maxLength": patches.MAX_DIFF_CHARS},
+        },
+    },
+    call=_check_patch,
+    side_effect=False,
+)
+
+TOOLS = [SEND_EMAIL, UPSERT_RECORD, KNOWLEDGE_SEARCH, PROPOSE_SLOTS, CHECK_PATCH]
