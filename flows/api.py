@@ -13,7 +13,7 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 
 from controlroom import expressions
-from controlroom.api import ERRORS, error_response, requires
+from controlroom.api import ERRORS, ErrorOut, error_response, requires
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability
 from flows import approvals, selectors
@@ -42,6 +42,7 @@ from flows.schemas import (
 )
 from flows.states import ApprovalStatus, ErrorClass, RunStatus
 from flows.versions import (
+    FlowExists,
     document_check,
     flow_export,
     flow_save,
@@ -109,16 +110,24 @@ def flow_list(request: HttpRequest) -> dict[str, Any]:
 
 @router.post(
     "/flows",
-    response={201: FlowSavedOut, **ERRORS},
+    response={201: FlowSavedOut, **ERRORS, 412: ErrorOut},
     openapi_extra=DOCUMENT_BODY,
-    summary="Save a flow document as a new version (creates the flow if new)",
+    summary="Save a flow document as a new version (creates the flow if new); with "
+    "`If-None-Match: *` only create it (412 when the slug is taken)",
     auth=requires(Capability.DESIGN),
 )
 def flow_create(request: HttpRequest) -> Any:
+    create_only = request.headers.get("If-None-Match", "").strip() == "*"
     try:
-        flow, version = flow_save(document=_parse_body(request), user=request.user)
+        flow, version = flow_save(
+            document=_parse_body(request), user=request.user, create_only=create_only
+        )
     except InvalidDocument as exc:
         return _invalid(request, exc)
+    except FlowExists as exc:
+        return error_response(
+            request, 412, "exists", str(exc), [{"pointer": "/slug", "message": str(exc)}]
+        )
     return Status(
         201,
         {

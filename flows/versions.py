@@ -53,15 +53,32 @@ def freeze_agents(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return frozen
 
 
-def flow_save(*, document: Any, user: Any = None) -> tuple[Flow, FlowVersion]:
-    """Validate ``document`` and store it as the next version of its flow (created if new)."""
+class FlowExists(Exception):
+    """``create_only`` was asked and a flow of that slug exists already."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(
+            f"a flow with the slug {slug!r} exists already: choose another slug, or open that "
+            "flow to change it"
+        )
+        self.slug = slug
+
+
+def flow_save(
+    *, document: Any, user: Any = None, create_only: bool = False
+) -> tuple[Flow, FlowVersion]:
+    """Validate ``document`` and store it as the next version of its flow (created if new).
+    With ``create_only`` (a copy of a template, a new flow in the editor) an existing flow of
+    that slug is never given the new version: ``FlowExists`` is raised instead."""
     document_check(document)
     document = copy.deepcopy(document)
     with transaction.atomic():
-        flow, _ = Flow.objects.select_for_update().get_or_create(
+        flow, created = Flow.objects.select_for_update().get_or_create(
             slug=document["slug"],
             defaults={"name": document["name"], "owner": user if _real(user) else None},
         )
+        if create_only and not created:
+            raise FlowExists(flow.slug)
         flow.name = document["name"]
         flow.description = document.get("description", "")
         flow.save(update_fields=["name", "description", "updated_at"])

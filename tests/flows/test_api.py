@@ -698,3 +698,26 @@ def test_the_load_of_a_live_version_counts_runs_by_node(api: Callable[[str], Cli
     assert "done" not in load["nodes"]
     error_of(api("viewer").get("/api/flows/sign-off/load?version=9"), 404)
     error_of(api("viewer").get("/api/flows/nope/load"), 404)
+
+
+def test_create_only_never_gives_an_existing_flow_a_new_version(
+    api: Callable[[str], Client],
+) -> None:
+    """The editor saves a copy of a template with ``If-None-Match: *``: a slug taken meanwhile
+    (another designer, another tab) is refused with 412, and the existing flow is untouched."""
+    doc = agent_flow()
+    designer = api("designer")
+    first = designer.post(
+        "/api/flows", json.dumps(doc), content_type="application/json", headers={"If-None-Match": "*"}
+    )
+    assert first.status_code == 201, first.content
+    again = designer.post(
+        "/api/flows",
+        json.dumps({**doc, "name": "Someone else's"}),
+        content_type="application/json",
+        headers={"If-None-Match": "*"},
+    )
+    assert again.status_code == 412
+    assert again.json()["error"]["code"] == "exists"
+    assert again.json()["error"]["details"][0]["pointer"] == "/slug"
+    assert designer.get("/api/flows/brief-writer").json()["versions"] == [1]
