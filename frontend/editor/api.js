@@ -1,8 +1,8 @@
 // The JSON API and the websocket, as the browser's session (CSRF header on writes).
 export function makeApi(boot) {
   // ``raw``: send ``body`` as it is with that content type (a YAML or JSON file's text).
-  async function call(method, path, body, raw) {
-    const headers = { Accept: "application/json" };
+  async function call(method, path, body, raw, extra = {}) {
+    const headers = { Accept: "application/json", ...extra };
     if (body !== undefined) headers["Content-Type"] = raw || "application/json";
     if (method !== "GET") headers["X-CSRFToken"] = boot.csrf;
     const res = await fetch(`/api${path}`, {
@@ -26,7 +26,9 @@ export function makeApi(boot) {
     validate: (doc) => call("POST", "/flows/validate", doc),
     preview: (body) => call("POST", "/expressions/preview", body).then((r) => r.value),
     parse: (text, contentType) => call("POST", "/flows/parse", text, contentType),
-    save: (doc) => call("POST", "/flows", doc),
+    // ``createOnly``: a new flow's first save never lands on an existing flow (412 instead).
+    save: (doc, { createOnly = false } = {}) =>
+      call("POST", "/flows", doc, undefined, createOnly ? { "If-None-Match": "*" } : {}),
     publish: (slug, version) => call("POST", `/flows/${slug}/publish`, { version }),
     runStart: (slug, version, input) => call("POST", `/flows/${slug}/runs`, { version, input }),
     run: (id) => call("GET", `/runs/${id}`),
@@ -38,6 +40,17 @@ export function makeApi(boot) {
     policyKinds: () => call("GET", "/policy-kinds"),
     // Stored policies filtered like the API's list (scope, target, enabled...).
     policies: (filters) => call("GET", `/policies?${new URLSearchParams({ limit: "200", ...filters })}`),
+    flows: () => call("GET", "/flows"),
+    // The saved flow's trigger: its URLs (webhook, form) and webhook secrets (never values).
+    trigger: (slug) => call("GET", `/flows/${slug}/trigger`),
+    // {cron, timezone, count?} -> {next: [iso with the zone's offset], timezone, description}
+    schedulePreview: (body) => call("POST", "/triggers/schedule-preview", body),
+    // Issues a new signing secret (the value is in the answer, once); older ones stay valid
+    // for ``overlapSeconds``.
+    secretRotate: (slug, overlapSeconds) =>
+      call("POST", `/flows/${slug}/webhook-secrets`, { overlap_seconds: overlapSeconds }),
+    // Shows a secret's value again; the server records the reveal in the audit log.
+    secretReveal: (slug, number) => call("POST", `/flows/${slug}/webhook-secrets/${number}/reveal`),
   };
 }
 

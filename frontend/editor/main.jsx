@@ -2,7 +2,7 @@
 import { createRoot } from "react-dom/client";
 import {
   ReactFlow, ReactFlowProvider, Background, Controls, MiniMap, Handle, Position,
-  addEdge, applyNodeChanges, applyEdgeChanges, useReactFlow,
+  addEdge, applyNodeChanges, applyEdgeChanges, useReactFlow, useNodesInitialized,
 } from "@xyflow/react";
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import dagre from "@dagrejs/dagre";
@@ -13,8 +13,12 @@ import {
   docToGraph, graphToDoc, markBackEdges, pinProblems, freshId, edgeId, connectionToEdge, withOnError, diffMarks,
   describeChange, sectionTitle, isErrorEdge, ERROR_HANDLE,
 } from "./document.js";
-import { ObjectFields, PreviewContext } from "./SchemaForm.jsx";
-import { Guardrails, NodePolicies } from "./Guardrails.jsx";
+import { PreviewContext } from "./SchemaForm.jsx";
+import { Guardrails } from "./Guardrails.jsx";
+import { NodePanel } from "./NodePanel.jsx";
+import { readableViewport } from "./viewport.js";
+import { crumbsSaved } from "./crumbs.js";
+import { TriggerFields } from "./TriggerFields.jsx";
 
 const STATE_WORDS = {
   queued: "queued", running: "running", succeeded: "succeeded", failed: "failed",
@@ -107,7 +111,7 @@ function Editor({ boot, api }) {
   const [edges, setEdges] = useState(first.edges);
   const [types, setTypes] = useState([]);
   const [agents, setAgents] = useState((initial.agents || []).map((a) => a.slug));
-  const [tools, setTools] = useState([]);
+  const [tools, setTools] = useState(null); // the tool registry (GET /api/tools), once loaded
   const [problems, setProblems] = useState({ pinned: [], byNode: {}, byEdge: {} });
   const [launch, setLaunch] = useState(null); // the launch checklist, from the validator
   const [launchOpen, setLaunchOpen] = useState(false);
@@ -128,6 +132,20 @@ function Editor({ boot, api }) {
   const history = useRef({ past: [], future: [] });
   const clipboard = useRef(null);
 
+  // The view: readable when the flow opens (viewport.js), once its nodes are measured; after
+  // that only the user moves it (a node dropped or added never re-fits the canvas).
+  const nodesReady = useNodesInitialized();
+  const [viewSet, setViewSet] = useState(first.nodes.length === 0);
+  const showReadable = useCallback((duration = 0) => {
+    const rects = flow.getNodes().filter((n) => n.type !== "ghost").map((n) => flow.getNodesBounds([n]));
+    const view = readableViewport(rects, wrapper.current?.getBoundingClientRect() || {});
+    if (view) flow.setViewport(view, { duration });
+    return Boolean(view);
+  }, [flow]);
+  useEffect(() => {
+    if (!viewSet && nodesReady && showReadable()) setViewSet(true);
+  }, [nodesReady, viewSet, showReadable]);
+
   const typeByName = useMemo(() => Object.fromEntries(types.map((t) => [t.type, t])), [types]);
   const doc = useMemo(() => graphToDoc(meta, nodes, edges), [meta, nodes, edges]);
   const docText = useMemo(() => JSON.stringify(doc), [doc]);
@@ -141,7 +159,7 @@ function Editor({ boot, api }) {
       const slugs = (data.items || []).map((a) => a.slug);
       setAgents((prev) => [...new Set([...prev, ...slugs])]);
     });
-    api.tools().then((data) => setTools((data.items || []).map((t) => t.name)));
+    api.tools().then((data) => setTools(data.items || []));
     api.flow(boot.slug).then((f) => setVersions(f.versions || [])).catch(() => {});
   }, [api]);
 
@@ -409,7 +427,7 @@ function Editor({ boot, api }) {
   const layout = () => {
     snapshot();
     setNodes((ns) => autoLayout(ns, edges));
-    setTimeout(() => flow.fitView({ duration: 200 }), 50);
+    setTimeout(() => showReadable(200), 50);
   };
 
   // Keyboard paths: undo/redo, copy/paste (outside text fields).
@@ -433,12 +451,13 @@ function Editor({ boot, api }) {
   const save = async () => {
     setStatus("Saving…");
     try {
-      const r = await api.save(doc);
+      const r = await api.save(doc, { createOnly: boot.is_new && !saved.version });
       setSaved({ version: r.version, live: r.live_version });
       setSavedKey(docText);
       setVersions((vs) => [...new Set([...vs, r.version])]);
       // A flow started from the gallery exists from its first save: give it its own address.
       if (boot.is_new) window.history.replaceState(null, "", `/flows/${r.slug}/edit/`);
+      crumbsSaved({ slug: r.slug, name: doc.name || boot.name });
       setStatus(`Saved as version ${r.version}.`);
       return r.version;
     } catch (e) {
@@ -478,7 +497,7 @@ function Editor({ boot, api }) {
       setNodes(g.nodes);
       setEdges(g.edges);
       setStatus(`Imported ${file.name}; save to keep it.`);
-      setTimeout(() => flow.fitView(), 50);
+      setTimeout(() => showReadable(), 80);
     } catch (e) {
       const where = e.details?.[0]?.message;
       setStatus(`Could not import ${file.name}: ${where || e.message}`);
@@ -539,6 +558,11 @@ function Editor({ boot, api }) {
     "/trigger": "launch-trigger", "/feedback/outcome": "launch-outcome", "/feedback/approval_node": "launch-outcome",
     "/roi": "roi-baseline", "/roi/baseline_minutes": "roi-baseline", "/roi/hourly_cost": "roi-hourly",
     "/roi/success_outcome": "roi-success", "/subject": "launch-subject",
+    // TriggerFields.jsx
+    "/trigger/cron": "trigger-cron", "/trigger/timezone": "trigger-timezone", "/trigger/missed": "trigger-missed",
+    "/trigger/input": "trigger-input", "/trigger/on": "trigger-on", "/trigger/flow": "trigger-flow",
+    "/trigger/status": "trigger-status-succeeded", "/trigger/metric": "trigger-metric",
+    "/trigger/threshold": "trigger-threshold", "/trigger/snapshot": "trigger-snapshot",
   };
   const goTo = (where) => {
     if (where.panel === "node" && where.node) {
@@ -632,16 +656,23 @@ function Editor({ boot, api }) {
           </label>
         )}
         <span className="toolbar-spacer" />
-        {!readOnly && <button type="button" className="btn btn-small" onClick={save}>Save draft</button>}
-        {!readOnly && (
-          <>
-            {missing.length > 0 && (
-              <span id="publish-blocked" className="publish-blocked small">Not launchable: {missing.map((m) => m.title).join(", ")} missing</span>
-            )}
-            <button type="button" className="btn btn-small btn-primary" onClick={publish}
-              disabled={!launchReady} aria-describedby={missing.length ? "publish-blocked" : undefined}>Publish</button>
-          </>
-        )}
+        {/* Save, test and publish stay together (they wrap to a new line as one). */}
+        <span className="toolbar-actions">
+          {!readOnly && <button type="button" className="btn btn-small" onClick={save}>Save draft</button>}
+          {boot.can_operate && (
+            <button type="button" className="btn btn-small" onClick={testRun} aria-describedby="run-note"
+              title="Save the canvas if it changed and run it with the sample input">Run draft</button>
+          )}
+          {!readOnly && (
+            <>
+              {missing.length > 0 && (
+                <span id="publish-blocked" className="publish-blocked small">Not launchable: {missing.map((m) => m.title).join(", ")} missing</span>
+              )}
+              <button type="button" className="btn btn-small btn-primary" onClick={publish}
+                disabled={!launchReady} aria-describedby={missing.length ? "publish-blocked" : undefined}>Publish</button>
+            </>
+          )}
+        </span>
       </div>
       <p className="editor-status" role="status" aria-live="polite">{status}</p>
       <div className="editor-body">
@@ -671,7 +702,7 @@ function Editor({ boot, api }) {
           </ul>
           <p className="muted small">Drag onto the canvas, or press to add. Connect a node's right handle to another's left one; its red bottom handle makes an error edge (taken when the node fails).</p>
         </aside>
-        <div className="editor-canvas" ref={wrapper} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop}>
+        <div className="editor-canvas" ref={wrapper} data-initial-view={viewSet ? "set" : "pending"} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop}>
           <ReactFlow
             nodes={shownNodes}
             edges={shownEdges}
@@ -684,8 +715,6 @@ function Editor({ boot, api }) {
             nodesConnectable={!readOnly}
             deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
             multiSelectionKeyCode={["Shift", "Meta", "Control"]}
-            fitView
-            fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
             minZoom={0.1}
             onlyRenderVisibleElements={nodes.length > 100}
             aria-label="Flow canvas"
@@ -699,7 +728,8 @@ function Editor({ boot, api }) {
           {one && (
             <PreviewContext.Provider value={preview}>
               <NodePanel key={one.id} node={one} spec={typeByName[one.data.kind]} readOnly={readOnly}
-                agents={agents} tools={tools} problems={problems.byNode[one.id] || []} api={api}
+                agents={agents} tools={tools || []} toolsLoaded={tools !== null} api={api}
+                problems={problems.pinned.filter((p) => p.target?.node === one.id)}
                 onRename={(id) => renameNode(one.id, id)}
                 onConfig={(config) => updateNode(one.id, (n) => ({ ...n, data: { ...n.data, config } }))}
                 onOnError={(value) => updateNode(one.id, (n) => ({ ...n, data: { ...n.data, extra: withOnError(n.data.extra, value) } }))}
@@ -756,6 +786,8 @@ function Editor({ boot, api }) {
                   {["manual", "webhook", "schedule", "form", "event"].map((t) => <option key={t} value={t}>{t}</option>)}
                 </select>
               </div>
+              <TriggerFields trigger={meta.trigger} readOnly={readOnly} api={api} slug={boot.slug} saved={saved}
+                problems={problems.pinned} sample={sample} onChange={(trigger) => setMeta((m) => ({ ...m, trigger }))} />
               <div className="field">
                 <label htmlFor="launch-outcome">Feedback: outcome metric reported back <span className="field-note">(or add an approval node)</span></label>
                 <input id="launch-outcome" type="text" placeholder="e.g. meeting_booked" value={meta.feedback?.outcome ?? ""}
@@ -817,7 +849,9 @@ function Editor({ boot, api }) {
             <h2 id="run-heading">Test run</h2>
             <label htmlFor="sample-input">Sample input (JSON)</label>
             <textarea id="sample-input" className="mono" rows={4} value={sample} onChange={(e) => setSample(e.target.value)} />
-            {boot.can_operate && <button type="button" className="btn btn-small" onClick={testRun}>Run draft</button>}
+            <p id="run-note" className="field-note">
+              {boot.can_operate ? "Run draft (in the toolbar) saves the canvas if it changed and runs it with this input." : "Your role may not start runs."}
+            </p>
             {run && (
               <p className="small" data-run={run.id} data-run-status={run.data?.status || "queued"}>
                 Run <a href={`/runs/${run.id}/`}>{run.id.slice(0, 8)}</a>: {run.data?.status || "queued"}
@@ -829,58 +863,6 @@ function Editor({ boot, api }) {
         </aside>
       </div>
     </div>
-  );
-}
-
-function NodePanel({ node, spec, readOnly, agents, tools, problems, onRename, onConfig, onOnError, onDelete, step, api }) {
-  const [id, setId] = useState(node.id);
-  const suggestions = { agent: agents, tool: tools };
-  const onError = node.data.extra?.on_error === "continue" ? "continue" : "fail";
-  // The node type says which values it accepts (GET /api/node-types ``on_error``).
-  const canContinue = !spec?.on_error || spec.on_error.includes("continue");
-  return (
-    <section className="node-panel" aria-labelledby="panel-heading">
-      <h2 id="panel-heading">{spec?.title || node.data.kind} <span className="mono muted">{node.id}</span></h2>
-      {spec?.description && <p className="muted small">{spec.description}</p>}
-      {step && (
-        <section className="step-detail" aria-label="Step of the test run" data-step-state={step.status}>
-          <h3>Step: {step.status}</h3>
-          <p className="small">{step.tokens_in} in / {step.tokens_out} out tokens · ${step.cost}{step.model ? ` · ${step.model}` : ""}</p>
-          <h4>Input</h4>
-          <pre className="mono" tabIndex={0} aria-label="Step input">{JSON.stringify(step.input, null, 2)}</pre>
-          <h4>Output</h4>
-          <pre className="mono" tabIndex={0} aria-label="Step output">{JSON.stringify(step.output, null, 2)}</pre>
-          {step.error && <p className="callout callout-error small">{step.error}</p>}
-        </section>
-      )}
-      <div className="field">
-        <label htmlFor="node-id">Node id</label>
-        <input id="node-id" type="text" value={id} disabled={readOnly}
-          onChange={(e) => setId(e.target.value)}
-          onBlur={() => { if (id !== node.id && !onRename(id)) setId(node.id); }} />
-      </div>
-      {problems.length > 0 && (
-        <ul className="callout callout-error small" role="alert">{problems.map((p, i) => <li key={i}>{p}</li>)}</ul>
-      )}
-      {spec ? (
-        <ObjectFields schema={spec.config_schema} value={node.data.config} disabled={readOnly}
-          suggestions={suggestions} onChange={onConfig} advanced={["retry", "timeout_seconds"]} />
-      ) : <p className="muted small">Loading the node type…</p>}
-      <div className="field">
-        <label htmlFor="node-on-error">On error</label>
-        <select id="node-on-error" value={onError} disabled={readOnly}
-          aria-describedby="node-on-error-note" onChange={(e) => onOnError(e.target.value)}>
-          <option value="fail">Fail the run</option>
-          {(canContinue || onError === "continue") && <option value="continue">Continue with the error as output</option>}
-        </select>
-        <p id="node-on-error-note" className="field-note">
-          When this step fails for good (after its retries). An error edge from the node's red handle
-          takes the run elsewhere instead.
-        </p>
-      </div>
-      <NodePolicies api={api} kind={node.data.kind} config={node.data.config} />
-      {!readOnly && <button type="button" className="btn btn-small btn-danger" onClick={onDelete}>Delete node</button>}
-    </section>
   );
 }
 

@@ -198,8 +198,8 @@ def test_a_designer_builds_validates_publishes_and_test_runs_a_flow(
     for node_id in ("agent_1", "agent_2"):
         canvas_node(page, node_id).click()
         expect(page.get_by_label("Node id")).to_have_value(node_id)
-        page.get_by_label(re.compile(r"^agent")).fill("writer")
-        page.get_by_label(re.compile(r"^prompt")).fill("Write about {{ input.topic }}")
+        page.get_by_label("Agent", exact=True).fill("writer")
+        page.get_by_label("Prompt", exact=True).fill("Write about {{ input.topic }}")
     expect_no_problems(page)
     expect(canvas_node(page, "agent_1").locator(".step-node")).to_have_attribute(
         "data-problems", "0"
@@ -245,7 +245,7 @@ def test_a_designer_builds_validates_publishes_and_test_runs_a_flow(
     shoot(page, "3-run-green")
 
     # Change a node, then compare with the published version: the change is highlighted.
-    page.get_by_label(re.compile(r"^prompt")).fill("Write briefly about {{ input.topic }}")
+    page.get_by_label("Prompt", exact=True).fill("Write briefly about {{ input.topic }}")
     page.get_by_label("Compare with").select_option("2")
     diff = page.get_by_role("region", name="Changes since version 2")
     expect(diff.locator('[data-section="nodes"] li[data-diff="changed"]')).to_have_text(
@@ -378,14 +378,52 @@ def test_a_viewer_sees_the_canvas_read_only(page: Page, stack: AsgiServer, start
     expect(page.get_by_role("button", name="Delete node")).to_have_count(0)
 
 
+def test_one_click_on_a_template_card_opens_its_copy_in_the_editor(
+    page: Page, stack: AsgiServer
+) -> None:
+    Flow.objects.get_or_create(slug="churn-risk-save", defaults={"name": "Taken"})
+    log_in(page, stack.url, "dee", Role.DESIGNER)
+    page.goto(f"{stack.url}/flows/new/")
+    card = page.locator('[data-template="churn-risk-save"]')
+    expect(card.get_by_text("Human approval")).to_be_visible()
+    shoot(page, "6a-gallery")
+    card.get_by_role("button", name="Use this template").click()
+
+    # The template's graph under the template's name and a slug made unique; nothing saved.
+    expect(page.locator(".react-flow__node")).to_have_count(7)
+    expect_no_problems(page)
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator(".editor-status")).to_have_text("Saved as version 1.")
+    expect(page).to_have_url(f"{stack.url}/flows/churn-risk-save-2/edit/")
+    assert Flow.objects.get(slug="churn-risk-save-2").name == "Churn risk save"
+
+
+def test_a_copy_whose_slug_was_taken_meanwhile_is_not_saved_over_that_flow(
+    page: Page, stack: AsgiServer
+) -> None:
+    log_in(page, stack.url, "dee", Role.DESIGNER)
+    page.goto(f"{stack.url}/flows/new/")
+    page.locator('[data-template="lead-to-meeting"]').get_by_role(
+        "button", name="Use this template"
+    ).click()
+    expect(page.locator(".react-flow__node").first).to_be_visible()
+    # Another designer takes the slug while this copy is still unsaved.
+    flow_save(document={**STARTER, "slug": "lead-to-meeting", "name": "Someone else's"})
+
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator(".editor-status")).to_contain_text("Not saved: a flow with the slug")
+    assert Flow.objects.get(slug="lead-to-meeting").versions.count() == 1
+    assert Flow.objects.get(slug="lead-to-meeting").name == "Someone else's"
+
+
 def test_a_designer_starts_a_flow_from_the_templates_gallery(page: Page, stack: AsgiServer) -> None:
     log_in(page, stack.url, "dee", Role.DESIGNER)
     page.goto(f"{stack.url}/flows/")
     page.get_by_role("link", name="New flow").click()
-    page.get_by_label(re.compile(r"Content pipeline")).check()
+    page.get_by_text("Choose the name and slug yourself").click()
+    page.get_by_label("Template", exact=True).select_option("content-pipeline")
     page.get_by_label("Name").fill("Weekly essay")
     page.get_by_label("Slug").fill("weekly-essay")
-    shoot(page, "6a-gallery")
     page.get_by_role("button", name="Open in the editor").click()
 
     # The demo's graph, its auditor loop drawn as a back-edge; nothing saved yet.
@@ -528,11 +566,13 @@ def test_template_and_condition_fields_preview_against_the_sample_input(
     drag_from_palette(page, "loop", 300, 200)
     canvas_node(page, "loop_1").click()
 
-    until = page.get_by_label("until")
+    until = page.get_by_label("Stop when")
     until.fill('input.topic == "editor"')
-    preview = page.locator(f"#{until.get_attribute('aria-describedby')}")
+    described = (until.get_attribute("aria-describedby") or "").split()
+    preview = page.locator(f'[id="{next(i for i in described if i.endswith("-preview"))}"]')
     expect(preview).to_have_text("Preview with the sample input: true")
-    page.get_by_label("escalation title").fill("Stuck on {{ input.topic | upper }}")
+    page.locator(".node-panel details.field-advanced summary").click()  # escalation is advanced
+    page.get_by_label("Escalation title").fill("Stuck on {{ input.topic | upper }}")
     expect(page.locator("output.field-preview").last).to_have_text(
         "Preview with the sample input: Stuck on EDITOR"
     )

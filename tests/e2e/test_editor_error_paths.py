@@ -103,6 +103,7 @@ def test_a_designer_adds_an_error_edge_and_continue_on_error_and_saves_both(
 
     # polish: "On error" -> continue, at node level.
     canvas_node(page, "polish").click()
+    page.locator(".node-panel details.field-advanced summary").click()  # "On error" is advanced
     on_error = page.get_by_label("On error")
     expect(on_error).to_have_value("fail")
     on_error.select_option(label="Continue with the error as output")

@@ -45,8 +45,20 @@ class AgentNode(NodeType):
     default_max_attempts = 3
     schema = object_schema(
         {
-            "agent": {"type": "string", "minLength": 1, "description": "Agent slug"},
-            "prompt": {"type": "string", "format": "template", "maxLength": 20000},
+            "agent": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Agent",
+                "description": "Which agent acts (its slug).",
+            },
+            "prompt": {
+                "type": "string",
+                "format": "template",
+                "maxLength": 20000,
+                "title": "Prompt",
+                "description": "What to ask it; {{ input.name }} or {{ steps.<id>.output }} "
+                "put in a value.",
+            },
         },
         required=["agent"],
     )

@@ -69,33 +69,150 @@ class ApprovalNode(NodeType):
     )
     # Going on along its edges after it failed would pass the draft unreviewed.
     continues_on_error = False
+    # A newcomer needs the title, the draft, who approves and the deadline.
+    advanced = (
+        "instructions",
+        "on_deadline",
+        "allow_auto_approve",
+        "escalate_to",
+        "escalation_deadline_minutes",
+        "remind_before_minutes",
+        "send_back_to",
+        "max_send_backs",
+        "tool",
+        "arguments",
+        "autonomy",
+        "retry",
+        "timeout_seconds",
+    )
+    advanced_note = (
+        "Optional. By default the draft is rejected at the deadline, nobody is reminded, it "
+        "cannot be sent back, and every draft is reviewed. Here: instructions for the "
+        "approver, what the deadline does, escalation, reminders, send-backs, reviewing an "
+        "exact tool call instead of a draft, and earned autonomy."
+    )
     schema = object_schema(
         {
-            "title": {"type": "string", "format": "template", "maxLength": 300},
-            "draft": {"type": "string", "format": "template"},
+            "title": {
+                "type": "string",
+                "format": "template",
+                "maxLength": 300,
+                "title": "Title",
+                "description": "What the approver sees first in the inbox.",
+            },
+            "draft": {
+                "type": "string",
+                "format": "template",
+                "title": "Draft to review",
+                "description": "What they approve, edit or reject, e.g. "
+                "{{ steps.write.output }} (default: the previous step's output).",
+            },
             "tool": {
                 "type": "string",
                 "minLength": 1,
-                "description": "Review an exact call of this tool instead of a text draft",
+                "title": "Review a tool call",
+                "description": "Review an exact call of this tool instead of a text draft.",
             },
-            "arguments": {"type": "object", "format": "template-object"},
-            "instructions": {"type": "string", "maxLength": 5000},
-            "assignee_role": {"enum": ROLES, "default": "approver"},
-            "deadline_minutes": {"type": "integer", "minimum": 1, "maximum": 525600},
-            "on_deadline": {"enum": ["reject", "approve", "escalate"], "default": "reject"},
-            "allow_auto_approve": {"type": "boolean", "default": False},
-            "escalate_to": {"enum": ROLES},
-            "escalation_deadline_minutes": {"type": "integer", "minimum": 1, "maximum": 525600},
-            "remind_before_minutes": {"type": "integer", "minimum": 1, "maximum": 525600},
-            "send_back_to": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"},
-            "max_send_backs": {"type": "integer", "minimum": 1, "maximum": 20},
+            "arguments": {
+                "type": "object",
+                "format": "template-object",
+                "title": "Tool arguments",
+                "description": "The call the approver sees and may edit.",
+            },
+            "instructions": {
+                "type": "string",
+                "maxLength": 5000,
+                "title": "Instructions",
+                "description": "What the approver should check.",
+            },
+            "assignee_role": {
+                "enum": ROLES,
+                "default": "approver",
+                "title": "Who approves",
+                "description": "The role whose members may decide.",
+            },
+            "deadline_minutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 525600,
+                "title": "Deadline (minutes)",
+                "description": "Empty: no deadline. When it passes, the draft is rejected "
+                "unless Advanced says otherwise.",
+            },
+            "on_deadline": {
+                "enum": ["reject", "approve", "escalate"],
+                "default": "reject",
+                "title": "At the deadline",
+                "description": "Reject, approve (needs auto-approve allowed) or escalate.",
+            },
+            "allow_auto_approve": {
+                "type": "boolean",
+                "default": False,
+                "title": "Allow approving unseen at the deadline",
+                "description": "Needed for approve at the deadline: nothing passes unseen "
+                "unless this is ticked.",
+            },
+            "escalate_to": {
+                "enum": ROLES,
+                "title": "Escalate to",
+                "description": "The role that decides after the deadline (with escalate).",
+            },
+            "escalation_deadline_minutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 525600,
+                "title": "Escalation deadline (minutes)",
+                "description": "Default: as long as the first. Still undecided then: rejected.",
+            },
+            "remind_before_minutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 525600,
+                "title": "Remind before the deadline (minutes)",
+                "description": "The approvers get a reminder this long before it.",
+            },
+            "send_back_to": {
+                "type": "string",
+                "pattern": r"^[A-Za-z][A-Za-z0-9_-]{0,63}$",
+                "title": "Send back to",
+                "description": "A node id: the approver may send the draft back there with "
+                "notes, and the steps from it run again.",
+            },
+            "max_send_backs": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 20,
+                "title": "Send-backs at most",
+                "description": "Default 3.",
+            },
             "autonomy": {
                 "type": "object",
+                "title": "Earned autonomy",
+                "description": "When people keep approving unchanged, suggest reviewing only "
+                "a sample (a designer turns it on).",
                 "additionalProperties": False,
                 "properties": {
-                    "window": {"type": "integer", "minimum": 5, "maximum": 500},
-                    "threshold": {"type": "number", "minimum": 0.5, "maximum": 1},
-                    "sample_one_in": {"type": "integer", "minimum": 2, "maximum": 100},
+                    "window": {
+                        "type": "integer",
+                        "minimum": 5,
+                        "maximum": 500,
+                        "title": "Decisions looked at",
+                        "description": "The last N decisions (default 20).",
+                    },
+                    "threshold": {
+                        "type": "number",
+                        "minimum": 0.5,
+                        "maximum": 1,
+                        "title": "Share approved unchanged",
+                        "description": "From 0.5 to 1 (default 0.95).",
+                    },
+                    "sample_one_in": {
+                        "type": "integer",
+                        "minimum": 2,
+                        "maximum": 100,
+                        "title": "Review one in",
+                        "description": "Default 5.",
+                    },
                 },
             },
         }

@@ -223,17 +223,43 @@ class NodeContext:
 
 RETRY_SCHEMA: dict[str, Any] = {
     "type": "object",
+    "title": "Retries",
+    "description": "Try the step again after a failure that may pass (a timeout, a server error).",
     "additionalProperties": False,
     "properties": {
-        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
-        "backoff_seconds": {"type": "number", "minimum": 0, "maximum": 3600},
-        "max_backoff_seconds": {"type": "number", "minimum": 0, "maximum": 86400},
+        "max_attempts": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 20,
+            "title": "Attempts at most",
+            "description": "Counting the first one.",
+        },
+        "backoff_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 3600,
+            "title": "First wait (seconds)",
+            "description": "Before the first retry; it doubles for each retry after (default 2).",
+        },
+        "max_backoff_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 86400,
+            "title": "Longest wait (seconds)",
+            "description": "The wait between retries never grows past this (default 300).",
+        },
     },
 }
 
 COMMON_PROPERTIES: dict[str, Any] = {
     "retry": RETRY_SCHEMA,
-    "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+    "timeout_seconds": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 3600,
+        "title": "Time limit (seconds)",
+        "description": "An attempt that takes longer fails (and may be retried).",
+    },
 }
 
 
@@ -263,6 +289,10 @@ class NodeType:
     #: and whether it may have ``"on": "error"`` edges. The validator refuses the others.
     continues_on_error: ClassVar[bool] = True
     routes_errors: ClassVar[bool] = True
+    #: Config fields the editor folds under "Advanced" (closed), and what that fold holds, in
+    #: plain words: what a newcomer can leave alone, since empty fields keep their defaults.
+    advanced: ClassVar[tuple[str, ...]] = ("retry", "timeout_seconds")
+    advanced_note: ClassVar[str] = "Retries and a time limit. Empty fields keep the defaults."
 
     def run(self, ctx: NodeContext) -> Outcome:
         """Decide (inline) or execute (queued) the node. Raise ``StepError`` to fail it."""
@@ -306,6 +336,9 @@ class NodeType:
             # The node-level failure keys it accepts (beside ``config``).
             "on_error": ["fail", "continue"] if self.continues_on_error else ["fail"],
             "error_edges": self.routes_errors,
+            # Where the editor's form folds them (the rest stays open).
+            "advanced": [name for name in self.advanced if name in self.schema["properties"]],
+            "advanced_note": self.advanced_note,
         }
 
 

@@ -12,10 +12,12 @@ class EndNode(NodeType):
     schema = object_schema(
         {
             "output": {
+                "title": "Run output",
+                "description": "A template, or a JSON object whose values may be templates.",
                 "oneOf": [
                     {"type": "string", "format": "template"},
                     {"type": "object", "format": "template-object"},
-                ]
+                ],
             },
         }
     )

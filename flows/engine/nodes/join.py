@@ -57,19 +57,39 @@ class JoinNode(NodeType):
     type = "join"
     title = "Join"
     description = "Wait for branches: all of them, any one, the first N, or a vote among them."
+    advanced = ("tie", "retry", "timeout_seconds")
+    advanced_note = "The tie rule of a vote, retries and a time limit. Empty keeps the defaults."
     schema = object_schema(
         {
-            "mode": {"enum": MODES, "default": "all"},
-            "count": {"type": "integer", "minimum": 1, "maximum": 500},
+            "mode": {
+                "enum": MODES,
+                "default": "all",
+                "title": "Wait for",
+                "description": "all branches, any one, the first N (count), or a vote.",
+            },
+            "count": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 500,
+                "title": "Branches needed",
+                "description": "For mode first: go on once this many have arrived.",
+            },
             "key": {
                 "type": "string",
                 "format": "template",
                 "minLength": 1,
                 "maxLength": 2000,
-                "description": "vote: each branch's ballot, e.g. {{ output.decision }} "
-                "(sees output and branch)",
+                "title": "Ballot",
+                "description": "For a vote: each branch's ballot, e.g. {{ output.decision }} "
+                "(sees output and branch).",
             },
-            "tie": {"enum": TIE_RULES, "default": "first"},
+            "tie": {
+                "enum": TIE_RULES,
+                "default": "first",
+                "title": "On a tie",
+                "description": "first: the ballot that arrived first wins; escalate: a person "
+                "picks.",
+            },
         }
     )
 

@@ -31,13 +31,46 @@ class LoopNode(NodeType):
     # rejected escalation) fails the run. Failure paths belong on the body's nodes.
     continues_on_error = False
     routes_errors = False
+    advanced = ("on_max", "escalation_title", "escalation_draft", "retry", "timeout_seconds")
+    advanced_note = (
+        "What happens at the limit (by default the loop exits with its last result), the "
+        "escalation a person sees, retries and a time limit."
+    )
     schema = object_schema(
         {
-            "until": {"type": "string", "format": "condition", "minLength": 1},
-            "max_iterations": {"type": "integer", "minimum": 1, "maximum": 100},
-            "on_max": {"enum": ["exit", "fail", "escalate"], "default": "exit"},
-            "escalation_title": {"type": "string", "format": "template"},
-            "escalation_draft": {"type": "string", "format": "template"},
+            "until": {
+                "type": "string",
+                "format": "condition",
+                "minLength": 1,
+                "title": "Stop when",
+                "description": "A condition, e.g. steps.audit.output.score >= 8.",
+            },
+            "max_iterations": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 100,
+                "title": "Rounds at most",
+                "description": "Then At the limit decides.",
+            },
+            "on_max": {
+                "enum": ["exit", "fail", "escalate"],
+                "default": "exit",
+                "title": "At the limit",
+                "description": "exit: go on with the last result; fail the run; or escalate "
+                "to a person.",
+            },
+            "escalation_title": {
+                "type": "string",
+                "format": "template",
+                "title": "Escalation title",
+                "description": "What the person sees first when the loop escalates.",
+            },
+            "escalation_draft": {
+                "type": "string",
+                "format": "template",
+                "title": "Escalation draft",
+                "description": "What they approve to go on (or reject to fail the run).",
+            },
         },
         required=["until", "max_iterations"],
     )

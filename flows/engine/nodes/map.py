@@ -26,11 +26,31 @@ class MapNode(NodeType):
     type = "map"
     title = "Map"
     description = "Fan out over a list: run the body node once per item, with a concurrency limit."
+    advanced = ("concurrency", "retry", "timeout_seconds")
+    advanced_note = "How many items run at once (default 4), retries and a time limit."
     schema = object_schema(
         {
-            "items": {"type": "string", "format": "template", "minLength": 1},
-            "body": {"type": "string", "minLength": 1},
-            "concurrency": {"type": "integer", "minimum": 1, "maximum": 100, "default": 4},
+            "items": {
+                "type": "string",
+                "format": "template",
+                "minLength": 1,
+                "title": "Items",
+                "description": "A template giving a list, e.g. {{ steps.plan.output.tasks }}.",
+            },
+            "body": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Node run per item",
+                "description": "Its id; it sees {{ item }} and {{ index }}.",
+            },
+            "concurrency": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 100,
+                "default": 4,
+                "title": "Items at a time",
+                "description": "Default 4.",
+            },
         },
         required=["items", "body"],
     )

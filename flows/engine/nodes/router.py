@@ -14,7 +14,17 @@ class RouterNode(NodeType):
     type = "router"
     title = "Router"
     description = "Follow the outgoing edge whose condition holds (or the default edge)."
-    schema = object_schema({"mode": {"enum": ["first", "all"], "default": "first"}})
+    schema = object_schema(
+        {
+            "mode": {
+                "enum": ["first", "all"],
+                "default": "first",
+                "title": "Routes to follow",
+                "description": "first: only the first edge whose condition holds; all: every "
+                "one. With none, the edges without a condition.",
+            }
+        }
+    )
 
     def run(self, ctx: NodeContext) -> Done:
         first = ctx.config.get("mode", "first") == "first"

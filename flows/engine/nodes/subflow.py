@@ -35,15 +35,32 @@ class SubflowNode(NodeType):
     type = "subflow"
     title = "Subflow"
     description = "Run another flow (its live version, or a pinned one) and wait for its output."
+    advanced = ("version", "retry", "timeout_seconds")
+    advanced_note = (
+        "A pinned version of the child flow (default: its live one), retries and a time limit."
+    )
     schema = object_schema(
         {
-            "flow": {"type": "string", "minLength": 1},
-            "version": {"type": "integer", "minimum": 1},
+            "flow": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Flow",
+                "description": "The slug of the flow to run.",
+            },
+            "version": {
+                "type": "integer",
+                "minimum": 1,
+                "title": "Pinned version",
+                "description": "Empty: its live version.",
+            },
             "input": {
+                "title": "Input",
+                "description": "What the child run gets: a JSON object whose values may be "
+                "templates, or one template giving an object (default: this run's input).",
                 "oneOf": [
                     {"type": "object", "format": "template-object"},
                     {"type": "string", "format": "template"},
-                ]
+                ],
             },
         },
         required=["flow"],

@@ -32,8 +32,18 @@ class ToolNode(NodeType):
     default_max_attempts = 3
     schema = object_schema(
         {
-            "tool": {"type": "string", "minLength": 1},
-            "args": {"type": "object", "format": "template-object"},
+            "tool": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Tool",
+                "description": "What to call (a built-in, http, or mcp:<server>/<tool>).",
+            },
+            "args": {
+                "type": "object",
+                "format": "template-object",
+                "title": "Arguments",
+                "description": "What the tool is given; any value may be a template.",
+            },
         },
         required=["tool"],
     )
