@@ -353,7 +353,7 @@ def knowledge_document_upload(
     """All or nothing on the form's checks (type, size, count, UTF-8, not empty): any file
     refused means none is added, and a 422 names each refused file under ``/documents``."""
     base = _base_or_404(slug)
-    uploads: list[DjangoUploadedFile] = list(documents)
+    uploads: list[DjangoUploadedFile[bytes]] = list(documents)
     form = forms.KnowledgeUploadForm(data={}, files=MultiValueDict({"documents": uploads}))
     if not form.is_valid():
         return _upload_refused(request, [str(m) for m in form.errors.get("documents", [])])

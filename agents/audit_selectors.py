@@ -93,22 +93,8 @@ def audit_filters(params: Mapping[str, str]) -> AuditFilters:
             problems.append((name, "at most 300 characters"))
     if raw["kind"] and raw["kind"] not in AuditEvent.Kind.values:
         problems.append(("kind", f"one of {', '.join(AuditEvent.Kind.values)}"))
-    run = None
-    if raw["run"]:
-        try:
-            run = uuid.UUID(raw["run"])
-        except ValueError:
-            problems.append(("run", "a run id (a UUID)"))
-    moments: dict[str, datetime | None] = {"since": None, "until": None}
-    for name in ("since", "until"):
-        if raw[name]:
-            try:
-                moments[name] = _moment(name, raw[name], end=name == "until")
-            except FilterProblems as exc:
-                problems.extend(exc.details)
-    since, until = moments["since"], moments["until"]
-    if since and until and since >= until:
-        problems.append(("until", "must be after since"))
+    run = _run_filter(raw["run"], problems)
+    since, until = _period_filter(raw, problems)
     if problems:
         raise FilterProblems(problems)
     return AuditFilters(
@@ -121,6 +107,36 @@ def audit_filters(params: Mapping[str, str]) -> AuditFilters:
         since=since,
         until=until,
     )
+
+
+def _run_filter(raw: str, problems: list[tuple[str, str]]) -> uuid.UUID | None:
+    """The run id ``raw`` names (None when it is empty); one that is no UUID is added to
+    ``problems``."""
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        problems.append(("run", "a run id (a UUID)"))
+        return None
+
+
+def _period_filter(
+    raw: Mapping[str, str], problems: list[tuple[str, str]]
+) -> tuple[datetime | None, datetime | None]:
+    """``since`` and ``until`` from ``raw`` (each None when empty); an unreadable one, or an
+    ``until`` not after ``since``, is added to ``problems``."""
+    moments: dict[str, datetime | None] = {"since": None, "until": None}
+    for name in ("since", "until"):
+        if raw[name]:
+            try:
+                moments[name] = _moment(name, raw[name], end=name == "until")
+            except FilterProblems as exc:
+                problems.extend(exc.details)
+    since, until = moments["since"], moments["until"]
+    if since and until and since >= until:
+        problems.append(("until", "must be after since"))
+    return since, until
 
 
 def audit_list(filters: AuditFilters) -> QuerySet[AuditEvent]:

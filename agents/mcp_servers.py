@@ -35,9 +35,34 @@ def _checked(
     category: str,
     headers_secret: str | None,
 ) -> Secret | None:
+    """The stored secret ``headers_secret`` names (None when none is named), once the server's
+    settings are all valid; raises ``McpServerInvalid`` listing every problem otherwise."""
     problems: list[Problem] = []
     if not name.strip():
         problems.append(Problem("name", "a server needs a name"))
+    problems += _transport_problems(
+        transport=transport, command=command, args=args, url=url, headers_secret=headers_secret
+    )
+    if len(args) > MAX_ARGS:
+        problems.append(Problem("args", f"at most {MAX_ARGS} arguments"))
+    if category not in CATEGORIES:
+        problems.append(Problem("category", f"one of {', '.join(CATEGORIES)}"))
+    secret = None
+    if headers_secret:
+        secret = Secret.objects.defer("ciphertext").filter(name=headers_secret).first()
+        if secret is None:
+            problems.append(Problem("headers_secret", f"there is no secret {headers_secret!r}"))
+    if problems:
+        raise McpServerInvalid(problems)
+    return secret
+
+
+def _transport_problems(
+    *, transport: str, command: str, args: Sequence[str], url: str, headers_secret: str | None
+) -> list[Problem]:
+    """What the settings that depend on ``transport`` get wrong: a stdio server has a command
+    and neither URL nor credential; an HTTP server has an http(s) URL and no command."""
+    problems: list[Problem] = []
     if transport == McpServer.Transport.STDIO:
         if not command.strip():
             problems.append(Problem("command", "a stdio server needs the command that starts it"))
@@ -52,18 +77,7 @@ def _checked(
             problems.append(Problem("command", "an HTTP server has no command or arguments"))
     else:
         problems.append(Problem("transport", "stdio or http"))
-    if len(args) > MAX_ARGS:
-        problems.append(Problem("args", f"at most {MAX_ARGS} arguments"))
-    if category not in CATEGORIES:
-        problems.append(Problem("category", f"one of {', '.join(CATEGORIES)}"))
-    secret = None
-    if headers_secret:
-        secret = Secret.objects.defer("ciphertext").filter(name=headers_secret).first()
-        if secret is None:
-            problems.append(Problem("headers_secret", f"there is no secret {headers_secret!r}"))
-    if problems:
-        raise McpServerInvalid(problems)
-    return secret
+    return problems
 
 
 def mcp_server_create(

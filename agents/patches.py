@@ -28,8 +28,8 @@ import textwrap
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from unidiff import PatchedFile, PatchSet, UnidiffParseError
-from unidiff.patch import Hunk
+from unidiff.errors import UnidiffParseError
+from unidiff.patch import Hunk, PatchedFile, PatchSet
 
 MAX_DIFF_CHARS = 500_000
 #: Problems reported at most; ``truncated`` says when more were found.

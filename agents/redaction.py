@@ -34,7 +34,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -197,6 +197,11 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact_value(item) for item in value]
     return value
+
+
+def redact_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``redact_value`` of a JSON object: each key and each value redacted, as a new dict."""
+    return {redact(key): redact_value(item) for key, item in value.items()}
 
 
 def remember(value: str) -> None:

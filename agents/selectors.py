@@ -22,7 +22,7 @@ from agents.models import (
 )
 
 #: How a provider reads in the UI: the offline one says so.
-PROVIDER_LABELS = {
+PROVIDER_LABELS: dict[str, str] = {
     Agent.Provider.SCRIPTED: "offline (scripted)",
     Agent.Provider.OPENAI: "OpenAI-compatible",
     Agent.Provider.ANTHROPIC: "Anthropic",
@@ -30,7 +30,7 @@ PROVIDER_LABELS = {
 
 
 def provider_label(provider: str) -> str:
-    return PROVIDER_LABELS.get(provider, provider)  # type: ignore[call-overload]
+    return PROVIDER_LABELS.get(provider, provider)
 
 
 # --- agents ---------------------------------------------------------------------------------------

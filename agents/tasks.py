@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
 from agents import audit, memory, outbox
+from controlroom.celery import task
 
 
-@shared_task(
+@task(
     name=outbox.DELIVER_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -20,7 +19,7 @@ def outbox_deliver_task(message_id: int) -> None:
     outbox.outbox_deliver(message_id=message_id)
 
 
-@shared_task(
+@task(
     name="agents.outbox_redrive",
     acks_late=False,
     ignore_result=True,
@@ -31,7 +30,7 @@ def outbox_redrive_task() -> None:
     outbox.outbox_redrive()
 
 
-@shared_task(
+@task(
     name="agents.memory_purge",
     acks_late=True,
     reject_on_worker_lost=True,
@@ -44,7 +43,7 @@ def memory_purge_task() -> None:
     memory.memory_purge()
 
 
-@shared_task(
+@task(
     name="agents.audit_seal",
     acks_late=False,
     ignore_result=True,

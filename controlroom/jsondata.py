@@ -114,7 +114,9 @@ class _BoundedYamlLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(AliasEvent):
-            anchor = self.peek_event().anchor
+            # check_event just made the alias the parser's current event (the stubs leave
+            # peek_event, which returns the same, untyped).
+            anchor = self.current_event.anchor
             target = self.anchors.get(anchor)
             if target is not None:
                 shape = self._shapes.get(id(target))
@@ -196,21 +198,38 @@ def first_problem(value: Any, *, max_values: int, max_depth: int) -> tuple[list[
             return [], f"more than {max_values} values"
         if len(path) > max_depth:
             return path, f"nested more than {max_depth} levels deep"
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    return path, f"key {key!r} is not a string"
-                if "\x00" in key:
-                    return path, "keys cannot contain NUL characters"
-                stack.append((child, [*path, key]))
-        elif isinstance(item, list):
-            stack.extend((child, [*path, index]) for index, child in enumerate(item))
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return path, "text cannot contain NUL characters"
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return path, f"{item} is not a JSON number"
-        elif item is not None and not isinstance(item, bool | int):
-            return path, f"a {type(item).__name__} is not a JSON value"
+        if isinstance(item, dict | list):
+            problem = _push_children(item, path, stack)
+        else:
+            problem = _leaf_problem(item)
+        if problem is not None:
+            return path, problem
     return None
+
+
+def _push_children(
+    item: dict[Any, Any] | list[Any], path: list[Any], stack: list[tuple[Any, list[Any]]]
+) -> str | None:
+    """Push each child of the object or array ``item`` (at ``path``) onto ``stack`` with its
+    path; the message for the first key that is not storable stops it."""
+    if isinstance(item, list):
+        stack.extend((child, [*path, index]) for index, child in enumerate(item))
+        return None
+    for key, child in item.items():
+        if not isinstance(key, str):
+            return f"key {key!r} is not a string"
+        if "\x00" in key:
+            return "keys cannot contain NUL characters"
+        stack.append((child, [*path, key]))
+    return None
+
+
+def _leaf_problem(item: object) -> str | None:
+    """Why ``item``, neither an object nor an array, is not a storable JSON value; or None."""
+    if isinstance(item, str):
+        return "text cannot contain NUL characters" if "\x00" in item else None
+    if isinstance(item, float):
+        return None if math.isfinite(item) else f"{item} is not a JSON number"
+    if item is None or isinstance(item, bool | int):
+        return None
+    return f"a {type(item).__name__} is not a JSON value"

@@ -100,7 +100,7 @@ def _headers(scope: dict[str, Any]) -> dict[str, str]:
 def _is_secure(scope: dict[str, Any], headers: dict[str, str]) -> bool:
     if scope.get("scheme") == "wss":
         return True
-    proxy_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    proxy_header: tuple[str, str] | None = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
     if not proxy_header:
         return False
     name, expected = proxy_header

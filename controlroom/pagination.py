@@ -43,7 +43,7 @@ def page[M: Model](
         created_at, raw_pk = decode(cursor)
         try:
             # A cursor is user input: a key of the wrong shape must be a 400, not a query error.
-            pk = queryset.model._meta.pk.to_python(raw_pk)  # type: ignore[union-attr]
+            pk = queryset.model._meta.pk.to_python(raw_pk)
         except ValidationError as exc:
             raise BadCursor("the cursor is not one this API returned") from exc
         ordered = ordered.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from controlroom.celery import task
 
 
-@shared_task(name="controlroom.echo", acks_late=True, ignore_result=True)
+@task(name="controlroom.echo", acks_late=True, ignore_result=True)
 def echo_task(marker: str) -> None:
     """Do nothing but record that a worker ran it: the raw cost of one Celery hop.
 

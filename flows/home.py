@@ -131,7 +131,8 @@ def oldest_queued_at() -> datetime | None:
             Coalesce("due_at", "created_at"), filter=Q(due_at__isnull=True) | Q(due_at__lte=now)
         )
     )
-    return row["due"]
+    due: datetime | None = row["due"]
+    return due
 
 
 def home_health() -> Health:

@@ -104,21 +104,13 @@ def outcome_record(
         existing = Outcome.objects.filter(event_key=event_key).first()
         if existing is not None:
             return Recorded(existing, False)
-    subject = (subject or "").strip()
-    if not subject or len(subject) > 300:
-        raise OutcomeError("subject must be 1 to 300 characters", pointer="/subject")
-    metric = (metric or "").strip()
-    if not metric or len(metric) > 100:
-        raise OutcomeError("metric must be 1 to 100 characters", pointer="/metric")
+    subject = _stripped(subject, name="subject", most=300)
+    metric = _stripped(metric, name="metric", most=100)
     number = _decimal(value)
     when = occurred_at or timezone.now()
     if timezone.is_naive(when):
         raise OutcomeError("occurred_at needs a time zone", pointer="/occurred_at")
-    flow = None
-    if flow_slug:
-        flow = Flow.objects.filter(slug=flow_slug).first()
-        if flow is None:
-            raise OutcomeError(f"no flow {flow_slug!r}", pointer="/flow", status=404)
+    flow = _flow_named(flow_slug)
     run = _run_for(subject=subject, run_id=run_id, flow=flow)
     if run.subject and run.subject != subject:
         raise OutcomeError("the run worked on another subject", pointer="/run_id")
@@ -148,6 +140,26 @@ def outcome_record(
             raise
         return Recorded(existing, False)
     return Recorded(outcome, True)
+
+
+def _stripped(text: str | None, *, name: str, most: int) -> str:
+    """``text`` without surrounding blanks; ``OutcomeError`` (at ``/name``) unless 1 to
+    ``most`` characters remain."""
+    text = (text or "").strip()
+    if not text or len(text) > most:
+        raise OutcomeError(f"{name} must be 1 to {most} characters", pointer=f"/{name}")
+    return text
+
+
+def _flow_named(flow_slug: str | None) -> Flow | None:
+    """The flow ``flow_slug`` names, None when none is named; ``OutcomeError`` (404) when it
+    names no flow."""
+    if not flow_slug:
+        return None
+    flow = Flow.objects.filter(slug=flow_slug).first()
+    if flow is None:
+        raise OutcomeError(f"no flow {flow_slug!r}", pointer="/flow", status=404)
+    return flow
 
 
 def _recorded(outcome_id: int) -> None:

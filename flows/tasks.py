@@ -11,9 +11,9 @@ import contextlib
 import logging
 import uuid
 
-from celery import shared_task
 from django.db import transaction
 
+from controlroom.celery import task
 from flows.approvals import notices
 from flows.engine import continuation, reconciler, runner, runs
 from flows.models import Step
@@ -23,7 +23,7 @@ from flows.triggers import dispatch, webhooks
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
+@task(
     name="flows.step_execute",
     acks_late=True,
     reject_on_worker_lost=True,
@@ -33,7 +33,7 @@ def step_execute_task(step_id: int) -> None:
     runner.step_execute(step_id=step_id, eager=True)
 
 
-@shared_task(
+@task(
     name="flows.engine_tick",
     acks_late=False,
     ignore_result=True,
@@ -43,7 +43,7 @@ def engine_tick_task() -> None:
     reconciler.engine_tick()
 
 
-@shared_task(
+@task(
     name="flows.dispatch_pending",
     acks_late=False,
     ignore_result=True,
@@ -53,7 +53,7 @@ def dispatch_pending_task() -> None:
     dispatch.dispatch_pending()
 
 
-@shared_task(
+@task(
     name="flows.webhook_receipts_prune",
     acks_late=False,
     ignore_result=True,
@@ -63,7 +63,7 @@ def webhook_receipts_prune_task() -> None:
     webhooks.webhook_receipts_prune()
 
 
-@shared_task(
+@task(
     name="flows.schedules_fire",
     acks_late=False,
     ignore_result=True,
@@ -76,7 +76,7 @@ def schedules_fire_task() -> None:
     schedules.schedules_fire()
 
 
-@shared_task(
+@task(
     name="flows.roi_fold",
     acks_late=False,
     ignore_result=True,
@@ -86,7 +86,7 @@ def roi_fold_task() -> None:
     rollups.rollup_fold_all()
 
 
-@shared_task(
+@task(
     name="flows.run_cancel",
     acks_late=True,
     reject_on_worker_lost=True,
@@ -97,7 +97,7 @@ def run_cancel_task(run_id: str) -> None:
         runs.run_cancel(run_id=run_id, reason="parent run ended")
 
 
-@shared_task(
+@task(
     name="flows.approval_notice_send",
     acks_late=True,
     reject_on_worker_lost=True,
@@ -122,7 +122,7 @@ def run_cancel_later(run_id: uuid.UUID) -> None:
 
 def enqueue_after_commit(step: Step) -> None:
     """Publish ``step`` once the transaction that queued it commits (the engine's
-    ``step_publish`` hook; ``scheduler.enqueue_step`` calls it except inside
+    ``step_publish`` hook; ``flows.engine.publish.enqueue_step`` calls it except inside
     ``publish_deferred()``, where hot ingestion paths leave the step for ``dispatch_pending``).
 
     If the broker is down the publish fails after commit; the step stays ``queued`` with its

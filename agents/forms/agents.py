@@ -4,7 +4,7 @@ filters."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.forms.models import model_to_dict
@@ -97,7 +97,13 @@ AGENT_HELP = {
 }
 
 
-class AgentForm(forms.ModelForm):
+if TYPE_CHECKING:
+    _AgentModelForm = forms.ModelForm[Agent]
+else:  # Django's ModelForm takes no type argument at run time
+    _AgentModelForm = forms.ModelForm
+
+
+class AgentForm(_AgentModelForm):
     provider = forms.ChoiceField(
         choices=[(value, label) for value, label in PROVIDER_LABELS.items()]
     )

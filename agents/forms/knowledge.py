@@ -39,7 +39,7 @@ class MultipleFileField(forms.Field):
 
     widget = MultipleFileInput
 
-    def to_python(self, data: Any) -> list[UploadedFile]:
+    def to_python(self, data: Any) -> list[UploadedFile[bytes]]:
         if not data:
             return []
         return list(data) if isinstance(data, list | tuple) else [data]
@@ -65,7 +65,7 @@ class KnowledgeUploadForm(forms.Form):
     )
 
     def clean_documents(self) -> list[UploadedText]:
-        uploads: list[UploadedFile] = self.cleaned_data["documents"]
+        uploads: list[UploadedFile[bytes]] = self.cleaned_data["documents"]
         if len(uploads) > MAX_UPLOAD_FILES:
             raise forms.ValidationError(f"At most {MAX_UPLOAD_FILES} files at a time.")
         texts, errors = [], []
@@ -79,7 +79,7 @@ class KnowledgeUploadForm(forms.Form):
         return texts
 
 
-def _text_of(upload: UploadedFile) -> UploadedText:
+def _text_of(upload: UploadedFile[bytes]) -> UploadedText:
     name = (upload.name or "upload").rsplit("/", 1)[-1]
     if not name.lower().endswith(UPLOAD_SUFFIXES):
         raise forms.ValidationError(f"{name}: only .md and .txt files can be uploaded.")

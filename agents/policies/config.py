@@ -179,14 +179,31 @@ def verdict_errors(kind: str, verdict: str) -> list[tuple[str, str]]:
 
 
 def _semantic_errors(kind: str, config: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a schema-valid ``config`` of a ``kind`` policy still gets wrong, as ``(pointer,
+    message)`` pairs: the condition, the times, the patterns, then the kind's own rules."""
+    return [
+        *_condition_errors(config),
+        *_time_errors(kind, config),
+        *_pattern_errors(config),
+        *_kind_errors(kind, config),
+    ]
+
+
+def _condition_errors(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The ``when`` condition's syntax error, if any."""
     from controlroom import expressions
 
-    errors: list[tuple[str, str]] = []
     if "when" in config:
         try:
             expressions.check_condition(config["when"])
         except expressions.ExpressionError as exc:
-            errors.append(("/when", str(exc)))
+            return [("/when", str(exc))]
+    return []
+
+
+def _time_errors(kind: str, config: dict[str, Any]) -> list[tuple[str, str]]:
+    """A malformed ``window``, an unknown ``time_zone``, an empty quiet window."""
+    errors: list[tuple[str, str]] = []
     if "window" in config and not WINDOW.match(config["window"]):
         errors.append(("/window", "a number and a unit: s, m, h or d (e.g. 24h)"))
     if "time_zone" in config:
@@ -196,10 +213,23 @@ def _semantic_errors(kind: str, config: dict[str, Any]) -> list[tuple[str, str]]
             errors.append(("/time_zone", f"unknown time zone {config['time_zone']!r}"))
     if kind == "quiet_hours" and config.get("start") == config.get("end"):
         errors.append(("/end", "the quiet window must not be empty (start equals end)"))
+    return errors
+
+
+def _pattern_errors(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each ``patterns[i].regex`` that does not compile."""
+    errors: list[tuple[str, str]] = []
     for index, pattern in enumerate(config.get("patterns") or []):
         problem = patterns.compile_error(pattern["regex"])
         if problem:
             errors.append((f"/patterns/{index}/regex", problem))
+    return errors
+
+
+def _kind_errors(kind: str, config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The rules of one kind: a budget sets a limit, limits set one, a tool scope allows or
+    denies, a content policy names what to look for."""
+    errors: list[tuple[str, str]] = []
     if kind == "budget":
         errors += _budget_errors(config)
     if kind == "limits" and not config:

@@ -123,6 +123,18 @@ class Facts:
             data["text_excerpt"] = self.text[:300]
         if self.confidence is not None:
             data["confidence"] = self.confidence
+        data |= self._usage_summary()
+        if self.point == "step":
+            data |= {"steps": self.step_count, "loop_iteration": self.loop_iteration}
+            data["run_seconds"] = round(self.run_seconds, 3)
+        if self.agent_turns:
+            data["agent_turns"] = self.agent_turns
+        return data
+
+    def _usage_summary(self) -> dict[str, Any]:
+        """The non-empty ``counts``, ``spent`` and ``estimate`` of ``summary`` (costs as
+        decimal strings)."""
+        data: dict[str, Any] = {}
         if self.counts:
             data["counts"] = dict(self.counts)
         if self.spent:
@@ -132,11 +144,6 @@ class Facts:
             }
         if self.estimate.tokens or self.estimate.cost:
             data["estimate"] = {"tokens": self.estimate.tokens, "cost": str(self.estimate.cost)}
-        if self.point == "step":
-            data |= {"steps": self.step_count, "loop_iteration": self.loop_iteration}
-            data["run_seconds"] = round(self.run_seconds, 3)
-        if self.agent_turns:
-            data["agent_turns"] = self.agent_turns
         return data
 
 

@@ -106,12 +106,7 @@ class PolicyFilters:
 
 def policy_check(values: dict[str, Any], *, creating: bool = True) -> list[tuple[str, str]]:
     """Every problem of a complete policy body (after defaults), as ``(pointer, message)``."""
-    problems: list[tuple[str, str]] = []
-    slug = values.get("slug")
-    if creating and (not isinstance(slug, str) or not SLUG.match(slug)):
-        problems.append(("/slug", "lower-case letters, digits and hyphens, up to 80"))
-    elif creating and slug in RESERVED_SLUGS:
-        problems.append(("/slug", f"{slug!r} is reserved; choose another slug"))
+    problems = _slug_problems(values.get("slug")) if creating else []
     name = values.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         problems.append(("/name", "a name of 1 to 200 characters"))
@@ -119,15 +114,7 @@ def policy_check(values: dict[str, Any], *, creating: bool = True) -> list[tuple
     if kind not in KINDS:
         problems.append(("/kind", f"one of: {', '.join(KINDS)}"))
         return problems
-    scope, target = values.get("scope"), values.get("target")
-    if scope not in SCOPES:
-        problems.append(("/scope", f"one of: {', '.join(SCOPES)}"))
-    elif scope == "global" and target:
-        problems.append(("/target", "a global policy has no target"))
-    elif scope != "global" and (not isinstance(target, str) or not target.strip()):
-        problems.append(("/target", f"name the {scope} this policy applies to"))
-    elif isinstance(target, str) and len(target) > 200:
-        problems.append(("/target", "at most 200 characters"))
+    problems += _scope_problems(values.get("scope"), values.get("target"))
     verdict = values.get("verdict")
     problems += [("/verdict", message) for _, message in verdict_errors(kind, str(verdict))]
     reason = values.get("reason", "")
@@ -140,6 +127,29 @@ def policy_check(values: dict[str, Any], *, creating: bool = True) -> list[tuple
         for pointer, message in config_errors(kind, values.get("config"))
     ]
     return problems
+
+
+def _slug_problems(slug: object) -> list[tuple[str, str]]:
+    """Why ``slug`` cannot name a new policy: malformed or reserved (none when it can)."""
+    if not isinstance(slug, str) or not SLUG.match(slug):
+        return [("/slug", "lower-case letters, digits and hyphens, up to 80")]
+    if slug in RESERVED_SLUGS:
+        return [("/slug", f"{slug!r} is reserved; choose another slug")]
+    return []
+
+
+def _scope_problems(scope: object, target: object) -> list[tuple[str, str]]:
+    """The first problem of a ``scope`` and ``target`` pair: an unknown scope, a global policy
+    with a target, a scoped one without, a target over 200 characters."""
+    if scope not in SCOPES:
+        return [("/scope", f"one of: {', '.join(SCOPES)}")]
+    if scope == "global" and target:
+        return [("/target", "a global policy has no target")]
+    if scope != "global" and (not isinstance(target, str) or not target.strip()):
+        return [("/target", f"name the {scope} this policy applies to")]
+    if isinstance(target, str) and len(target) > 200:
+        return [("/target", "at most 200 characters")]
+    return []
 
 
 def policy_defaults(values: dict[str, Any]) -> dict[str, Any]:

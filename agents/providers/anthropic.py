@@ -14,7 +14,7 @@ when ``CONTROLROOM_EGRESS_ALLOW`` opens them); a refusal there is a ``ProviderEr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agents.egress import EgressError
 from agents.providers.base import (
@@ -112,7 +112,8 @@ def _create(endpoint: Endpoint, arguments: dict[str, Any]) -> AnthropicMessage:
     )
     try:
         with client:
-            return client.messages.create(**arguments)
+            # The SDK types the answer per overload of ``stream``; without it, a Message.
+            return cast("AnthropicMessage", client.messages.create(**arguments))
     except EgressError as exc:
         raise egress_error("anthropic", exc) from None
     except anthropic.APIStatusError as exc:
@@ -145,8 +146,9 @@ def _detail(body: object) -> str:
     """The error message inside an error body (``{"error": {"message": ...}}``), if any."""
     if isinstance(body, dict):
         error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
+        message = error.get("message") if isinstance(error, dict) else None
+        if isinstance(message, str):
+            return message
     return ""
 
 

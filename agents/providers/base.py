@@ -96,7 +96,7 @@ class ModelRequest:
 
     @property
     def wants_json(self) -> bool:
-        return self.agent.get("output", "text") == "json"
+        return bool(self.agent.get("output", "text") == "json")
 
     @property
     def json_mode(self) -> str:

@@ -15,7 +15,7 @@ when ``CONTROLROOM_EGRESS_ALLOW`` opens them); a refusal there is a ``ProviderEr
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agents.egress import EgressError
 from agents.providers.base import (
@@ -141,7 +141,11 @@ def _create(endpoint: Endpoint, arguments: dict[str, Any]) -> ChatCompletion:
         raise ProviderError(f"openai is not configured: {scrub(str(exc), key)}") from None
     try:
         with client:
-            return client.chat.completions.create(**_for_host(arguments, client.base_url.host))
+            # The SDK types the answer per overload of ``stream``; without it, a ChatCompletion.
+            return cast(
+                "ChatCompletion",
+                client.chat.completions.create(**_for_host(arguments, client.base_url.host)),
+            )
     except EgressError as exc:
         raise egress_error("openai", exc) from None
     except openai.APIStatusError as exc:
@@ -173,8 +177,9 @@ def _detail(body: object) -> str:
     """The error message inside an error body (``{"error": {"message": ...}}``), if any."""
     if isinstance(body, dict):
         error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
+        message = error.get("message") if isinstance(error, dict) else None
+        if isinstance(message, str):
+            return message
         if isinstance(error, str):
             return error
     return ""

@@ -14,6 +14,8 @@ from agents.tools import builtins, http, mcp
 from agents.tools.base import Tool, ToolCall, ToolError, ToolTransientError
 
 _FORMATS = jsonschema.FormatChecker()
+#: A problem with a tool's arguments: the path inside them and the message.
+type _ArgProblem = tuple[list[str | int], str]
 
 
 def static_tools() -> dict[str, Tool]:
@@ -114,7 +116,7 @@ def _expected(schema_type: Any) -> str:
     return " or ".join(words.get(str(n), f"a {n}" if n != "null" else "null") for n in names)
 
 
-def tool_args_problems(*, tool: Tool, args: Any) -> list[tuple[list[str | int], str]]:
+def tool_args_problems(*, tool: Tool, args: Any) -> list[_ArgProblem]:
     """Design-time check of a tool node's ``args`` (before rendering) against ``tool``'s
     argument schema, as ``(path inside args, message)`` ordered by path; ``[]`` when nothing is
     wrong yet.
@@ -134,48 +136,9 @@ def tool_args_problems(*, tool: Tool, args: Any) -> list[tuple[list[str | int], 
     """
     if not isinstance(args, dict):
         return [([], f"{tool.name} arguments must be an object")]
-    schema = tool.args_schema
-    validator = jsonschema.Draft202012Validator(schema, format_checker=_FORMATS)
-    problems: list[tuple[list[str | int], str]] = []
-    for error in sorted(validator.iter_errors(args), key=lambda e: list(map(str, e.path))):
-        path: list[str | int] = list(error.absolute_path)
-        shown = "/".join(str(part) for part in path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            known = list(error.schema.get("properties") or {})
-            for key in error.instance:
-                if key in known or not isinstance(key, str):
-                    continue
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = (
-                    f"; did you mean {close[0]!r}?"
-                    if close
-                    else f" (its arguments: {', '.join(known)})"
-                    if known
-                    else " (it takes none)"
-                )
-                where = f"{shown}/{key}" if path else key
-                problems.append(([*path, key], f"{tool.name} has no argument {where!r}{hint}"))
-        elif error.validator == "required" and isinstance(error.instance, dict):
-            for key in error.validator_value:
-                if key not in error.instance:
-                    where = f"{shown}/{key}" if path else key
-                    problems.append(
-                        ([*path, key], f"{tool.name} needs the argument {where!r}: it is required")
-                    )
-        elif error.validator not in _SHAPE_RULES and _holds_template(error.instance):
-            continue
-        elif error.validator == "type":
-            problems.append(
-                (
-                    path,
-                    f"{tool.name} argument {shown or '(arguments)'!r} must be "
-                    f"{_expected(error.validator_value)}, not {_described(error.instance)}",
-                )
-            )
-        else:
-            problems.append(
-                (path, f"{tool.name} argument {shown or '(arguments)'!r}: {error.message}")
-            )
+    validator = jsonschema.Draft202012Validator(tool.args_schema, format_checker=_FORMATS)
+    errors = sorted(validator.iter_errors(args), key=lambda e: list(map(str, e.path)))
+    problems = [problem for error in errors for problem in _schema_problems(tool.name, error)]
     if not problems and tool.check_args is not None and not _holds_template(args):
         try:
             tool.check_args(args)
@@ -184,6 +147,60 @@ def tool_args_problems(*, tool: Tool, args: Any) -> list[tuple[list[str | int], 
     # ``required`` is reported once per missing key, and each report names all of them.
     unique = list({(tuple(path), message): (path, message) for path, message in problems}.values())
     return sorted(unique, key=lambda problem: [str(part) for part in problem[0]])
+
+
+def _schema_problems(tool: str, error: jsonschema.ValidationError) -> list[_ArgProblem]:
+    """What ``error`` of tool ``tool``'s argument schema reports (see ``tool_args_problems``):
+    one problem per unknown or missing argument, none for a value judged by a template, else
+    one for the value."""
+    path: list[str | int] = list(error.absolute_path)
+    shown = "/".join(str(part) for part in path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        return _unknown_arguments(tool, error, path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        return [
+            ([*path, key], f"{tool} needs the argument {_where(path, key)!r}: it is required")
+            for key in error.validator_value
+            if key not in error.instance
+        ]
+    if error.validator not in _SHAPE_RULES and _holds_template(error.instance):
+        return []
+    if error.validator == "type":
+        return [
+            (
+                path,
+                f"{tool} argument {shown or '(arguments)'!r} must be "
+                f"{_expected(error.validator_value)}, not {_described(error.instance)}",
+            )
+        ]
+    return [(path, f"{tool} argument {shown or '(arguments)'!r}: {error.message}")]
+
+
+def _unknown_arguments(
+    tool: str, error: jsonschema.ValidationError, path: list[str | int]
+) -> list[_ArgProblem]:
+    """One problem per key of ``error.instance`` (an object at ``path``) that its closed
+    schema does not know, hinting at the closest known name or else at the known ones."""
+    known = list(error.schema.get("properties") or {})
+    problems: list[_ArgProblem] = []
+    for key in error.instance:
+        if key in known or not isinstance(key, str):
+            continue
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = (
+            f"; did you mean {close[0]!r}?"
+            if close
+            else f" (its arguments: {', '.join(known)})"
+            if known
+            else " (it takes none)"
+        )
+        problems.append(([*path, key], f"{tool} has no argument {_where(path, key)!r}{hint}"))
+    return problems
+
+
+def _where(path: list[str | int], key: str) -> str:
+    """How a message names argument ``key`` of the object at ``path`` inside the arguments."""
+    return "/".join([*(str(part) for part in path), key])
 
 
 def tool_call(

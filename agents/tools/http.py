@@ -35,7 +35,7 @@ from agents.egress import (
     egress_request,
 )
 from agents.ledger import effect_once
-from agents.redaction import REDACTED, redact, redact_value
+from agents.redaction import REDACTED, redact, redact_mapping
 from agents.tools.base import Tool, ToolCall, ToolError, ToolTransientError
 from controlroom import jsondata
 
@@ -135,7 +135,7 @@ def stored_args(args: dict[str, Any]) -> dict[str, Any]:
         for name, value in (args.get("headers") or {}).items()
     }
     stored = {**args, "headers": headers} if "headers" in args else dict(args)
-    return redact_value(stored)
+    return redact_mapping(stored)
 
 
 def http_perform(args: dict[str, Any], *, idempotency_key: str | None) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def http_perform(args: dict[str, Any], *, idempotency_key: str | None) -> dict[s
     except EgressError as exc:
         raise ToolError(redact(f"http: {exc}")) from None
     _raise_for_status(response)
-    return redact_value(_shape(response))
+    return redact_mapping(_shape(response))
 
 
 def _auth_header(auth: dict[str, Any] | None, *, url: str) -> dict[str, str]:

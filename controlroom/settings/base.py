@@ -1,4 +1,4 @@
-"""Settings shared by every environment. Overrides live in dev/test/prod, values in env.py."""
+"""Settings shared by every environment. Overrides live in dev/test/prod, values in env/."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# Outbound e-mail (the outbox, approval notices): CONTROLROOM_EMAIL_URL (controlroom/env.py,
+# Outbound e-mail (the outbox, approval notices): CONTROLROOM_EMAIL_URL (controlroom/env/mail.py,
 # ``EmailEnv``); unset, messages are printed to the worker's log and not delivered.
 EMAIL_BACKEND = ENV.email.backend
 EMAIL_HOST, EMAIL_PORT = ENV.email.host or "localhost", ENV.email.port or 25

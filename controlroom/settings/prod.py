@@ -1,5 +1,5 @@
 """Production: behind a TLS-terminating proxy. The HTTPS knobs come from ``ENV.https``
-(controlroom/env.py: ``HttpsEnv`` says what each defaults to and how to hand it to the proxy);
+(controlroom/env/https.py: ``HttpsEnv`` says what each defaults to and how to hand it to the proxy);
 README "Deployment" explains what `manage.py check --deploy` may still say."""
 
 from controlroom.settings.base import *  # noqa: F403

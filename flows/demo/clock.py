@@ -46,10 +46,10 @@ def simulated(clock: SimulatedClock) -> Iterator[SimulatedClock]:
     """Within the block, ``timezone.now()`` is ``clock.now()`` and scripted latency advances
     the clock. Not thread-safe by design: the seeder is single-threaded."""
     real_now = timezone.now
-    timezone.now = clock.now  # type: ignore[assignment]
+    timezone.now = clock.now
     token = LATENCY_WAIT.set(clock.advance)
     try:
         yield clock
     finally:
         LATENCY_WAIT.reset(token)
-        timezone.now = real_now  # type: ignore[assignment]
+        timezone.now = real_now

@@ -39,7 +39,7 @@ def run_start(
     original run is returned and nothing is created. Entry steps are queued in the same
     transaction and published to the workers after commit — or, with ``defer_publish``, left
     unpublished (``enqueued_at`` NULL) for ``flows.triggers.dispatch`` to hand over in a batch
-    (``scheduler.publish_deferred``).
+    (``flows.engine.publish.publish_deferred``).
     """
     if version is None and flow.live_version_id is not None:
         version = claims.version_get(flow.live_version_id)  # immutable: cached per process

@@ -79,8 +79,11 @@ class Sums:
                 mine[name] += value
 
     def __getitem__(self, name: str) -> Any:
-        value = self.values[name]
-        return Decimal(value) if name in MONEY_FIELDS else value
+        return self.money(name) if name in MONEY_FIELDS else self.values[name]
+
+    def money(self, name: str) -> Decimal:
+        """The sum of the money measure ``name`` (one of ``MONEY_FIELDS``)."""
+        return Decimal(self.values[name])
 
     @property
     def buckets(self) -> list[int]:
@@ -135,7 +138,7 @@ class Slice:
 
     @property
     def ai_cost(self) -> Decimal:
-        return self.usage["cost"] + self.tools["cost"]
+        return self.usage.money("cost") + self.tools.money("cost")
 
     def value(self, definition: metrics.RoiDefinition) -> metrics.Value:
         return metrics.roi_value(

@@ -93,20 +93,26 @@ def coerce(
             errors[item.name] = f"At most {MAX_VALUE_CHARS} characters."
             continue
         try:
-            if kind == "integer":
-                data[item.name] = int(raw)
-            elif kind == "number":
-                number = float(raw)
-                if number != number or number in (float("inf"), float("-inf")):
-                    raise ValueError
-                data[item.name] = number
-            elif item.widget == "json":
-                data[item.name] = jsondata.json_parse(raw)
-            else:
-                data[item.name] = raw.strip()
+            data[item.name] = _typed(raw, kind=kind, widget=item.widget)
         except ValueError:
             errors[item.name] = "Not a valid value."
     return data, errors
+
+
+def _typed(raw: str, *, kind: object, widget: str) -> Any:
+    """The non-empty submitted string ``raw`` as the schema type ``kind`` (a ``json`` widget's
+    value parsed, any other string stripped); ``ValueError`` when it is not one (a number must
+    be finite)."""
+    if kind == "integer":
+        return int(raw)
+    if kind == "number":
+        number = float(raw)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError
+        return number
+    if widget == "json":
+        return jsondata.json_parse(raw)
+    return raw.strip()
 
 
 def errors_from_details(details: list[dict[str, str]]) -> tuple[dict[str, str], list[str]]:

@@ -53,6 +53,13 @@
     var link = event.target.closest && event.target.closest("[data-row-link]");
     var row = link && link.closest("[data-inbox-row]");
     if (!row) return;
+    // The row already open (the first one is, on arrival): loading it again would redraw the
+    // pane under an edit or a comment the approver has begun. Nothing to fetch.
+    if (row.getAttribute("data-inbox-row") === openId() && !loading()) {
+      event.preventDefault();
+      event.stopPropagation();
+      return;
+    }
     cursor = row.getAttribute("data-inbox-row");
     markOpen();
   }, true);

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from agents import redaction
 from agents.models import Secret
-from agents.redaction import REDACTED, RedactingFilter, redact, redact_value
+from agents.redaction import REDACTED, RedactingFilter, redact, redact_mapping, redact_value
 from agents.secrets import keyring, secret_delete, secret_set
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +116,19 @@ def test_redact_value_reaches_every_string_in_json_data():
         "none": None,
         "ok": True,
     }
+
+
+def test_redact_mapping_redacts_keys_and_values_into_a_new_dict():
+    value = _value()
+    secret_set(name="mapped", value=value)
+    data = {value: "k", "headers": {"X-Key": value}, "list": [f"{value}!"], "n": 2}
+    assert redact_mapping(data) == {
+        REDACTED: "k",
+        "headers": {"X-Key": REDACTED},
+        "list": [f"{REDACTED}!"],
+        "n": 2,
+    }
+    assert data["headers"] == {"X-Key": value}
 
 
 def test_redacting_inside_an_open_transaction_leaves_it_usable(monkeypatch: pytest.MonkeyPatch):

@@ -1,7 +1,7 @@
 """What the engine benchmarks share: the `make run` shape of workers, agent chains, and the
 raw Celery chains they are compared with.
 
-The workers mirror `make run` (controlroom/supervisor.py): one prefork worker on ``steps``
+The workers mirror `make run` (controlroom/supervisor/): one prefork worker on ``steps``
 (concurrency 2), one on ``control`` (concurrency 1) and a beat, with the production engine
 timings rather than the tests' short ones. The steps worker also loads ``tests.bench.tasks``,
 so the comparator's hops run on the very same processes as the engine's steps.

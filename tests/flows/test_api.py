@@ -708,7 +708,10 @@ def test_create_only_never_gives_an_existing_flow_a_new_version(
     doc = agent_flow()
     designer = api("designer")
     first = designer.post(
-        "/api/flows", json.dumps(doc), content_type="application/json", headers={"If-None-Match": "*"}
+        "/api/flows",
+        json.dumps(doc),
+        content_type="application/json",
+        headers={"If-None-Match": "*"},
     )
     assert first.status_code == 201, first.content
     again = designer.post(

@@ -3,7 +3,7 @@ should fix, and whatever it may still say when the proxy takes TLS duties over i
 the README's Deployment section.
 
 Each check runs as an operator would: a subprocess with ``controlroom.settings.prod`` and a
-production-grade secret key, the HTTPS knobs (controlroom/env.py ``HttpsEnv``) as given.
+production-grade secret key, the HTTPS knobs (controlroom/env/https.py ``HttpsEnv``) as given.
 """
 
 from __future__ import annotations

@@ -36,7 +36,12 @@ class SmtpSink:
         with self._lock:
             for recipient in envelope.rcpt_tos:
                 self.messages.append(
-                    {"to": recipient, "message_id": str(message["Message-ID"] or "")}
+                    {
+                        "to": recipient,
+                        "message_id": str(message["Message-ID"] or ""),
+                        "subject": str(message["Subject"] or ""),
+                        "body": _text(message),
+                    }
                 )
         return "250 OK"
 
@@ -58,3 +63,10 @@ class SmtpSink:
         tb: TracebackType | None,
     ) -> None:
         self._controller.stop()
+
+
+def _text(message: Any) -> str:
+    """The message's plain-text body, decoded."""
+    part = next((p for p in message.walk() if p.get_content_type() == "text/plain"), message)
+    payload = part.get_payload(decode=True) or b""
+    return payload.decode(part.get_content_charset() or "utf-8", errors="replace")

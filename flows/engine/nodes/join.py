@@ -13,7 +13,7 @@ output maps each arrived predecessor to its output.
 - The output is ``{"winner": <ballot>, "votes": {<ballot>: count}, "dissent": [branch ids whose
   ballot is not the winner, in arrival order], "ballots": {<branch id>: <ballot or null>}}``.
 - *Arrival order* is the order in which the branches' completions were recorded under the run
-  lock (``flows.engine.scheduler._fan_in`` hands the join its ``arrived`` list in that order);
+  lock (``flows.engine.edges._fan_in`` hands the join its ``arrived`` list in that order);
   it is deterministic once the run has happened and is shown on the join step's input.
 - A tie (several ballots share the highest count) is broken by ``tie``: ``first`` (the
   default) picks the tied ballot whose first vote arrived first; ``escalate`` puts the tie
@@ -209,7 +209,8 @@ def required_arrivals(config: dict[str, object], incoming: int) -> int:
     if mode == "any":
         return 1
     if mode == "first":
-        return min(int(config.get("count", 1) or 1), incoming)  # type: ignore[call-overload]
+        count: Any = config.get("count", 1) or 1
+        return min(int(count), incoming)
     return incoming
 
 

@@ -37,6 +37,20 @@ def _total(run: Run) -> Any:
     return cells[0]
 
 
+def _run_until_written(
+    writers: list[threading.Thread], folders: list[threading.Thread], done: threading.Event
+) -> None:
+    """Start every thread; once the writers have finished, set ``done`` and wait for the
+    folders to stop."""
+    for thread in writers + folders:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    done.set()
+    for thread in folders:
+        thread.join()
+
+
 # committed rows: writer and fold threads commit and read facts on connections of their own
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_and_folds_count_every_fact_exactly_once() -> None:
@@ -70,13 +84,7 @@ def test_concurrent_writers_and_folds_count_every_fact_exactly_once() -> None:
 
     writers = [threading.Thread(target=write) for _ in range(WRITERS)]
     folders = [threading.Thread(target=fold, args=(me,)) for me in range(2)]
-    for thread in writers + folders:
-        thread.start()
-    for thread in writers:
-        thread.join()
-    done.set()
-    for thread in folders:
-        thread.join()
+    _run_until_written(writers, folders, done)
     assert not errors, errors
     expected = WRITERS * FACTS_EACH
     # Each reader's totals while folding: never more than was written, never going back.

