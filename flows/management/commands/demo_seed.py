@@ -32,4 +32,5 @@ class Command(BaseCommand):
             f"demo history: {report.today} runs today, {report.past} past runs "
             f"({report.existing} already there), decisions: {decided or 'none'}, "
             f"{report.outcomes} outcomes"
+            + (f", {report.errors} runs not seeded (see above)" if report.errors else "")
         )
