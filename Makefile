@@ -15,17 +15,18 @@ VENDOR    := static/vendor
 VENDORED  := $(VENDOR)/htmx.min.js $(VENDOR)/htmx-ext-ws.min.js $(VENDOR)/chart.umd.min.js
 CHROMIUM  := /usr/bin/chromium
 # The flow editor island (frontend/) bundled by esbuild into a git-ignored folder; the stamp
-# makes a second `make assets` a no-op while sources and the lockfile are unchanged.
+# makes a second `make assets` a no-op while sources and the lockfile are unchanged. Unit tests
+# (*.test.js) and their doubles (testing.js) are not part of the bundle.
 EDITOR_OUT   := static/editor
 EDITOR_STAMP := $(EDITOR_OUT)/.built
-EDITOR_SRC   := $(shell find frontend -type f 2>/dev/null)
+EDITOR_SRC   := $(shell find frontend -type f -not -name '*.test.js' -not -name 'testing.js' 2>/dev/null)
 
 .PHONY: help venv assets run test lint bench bench-peers chromium
 
 help:
 	@echo "make run     start the control room (embedded PostgreSQL + Redis, web, worker, beat)"
 	@echo "make test    run the test suite (real PostgreSQL, Redis, Celery, Chromium)"
-	@echo "make lint    ruff check + ruff format --check + mypy (make test runs it first)"
+	@echo "make lint    ruff, mypy, import contracts; ESLint + tsc on frontend/ (make test runs it first)"
 	@echo "make bench   run the benchmarks in tests/bench (each against its comparator)"
 	@echo "make bench-peers  install a pinned n8n and compare our 5-step flow with it"
 	@echo "make venv    create/refresh .venv from uv.lock; make assets: front-end files"
@@ -75,18 +76,23 @@ chromium:
 
 # Benchmarks run through `make bench` only (DESIGN.md), never as part of `make test`.
 # The 25 slowest tests and the total time are printed last, to keep an eye on the suite's cost.
+# The editor's pure modules first (Node's test runner, frontend/**/*.test.js): a failure stops here.
 test: venv assets chromium lint
+	node --test frontend/
 	@start=$$(date +%s); status=0; \
 	$(PYTHON) -m pytest --ignore=tests/bench --durations=25 $(PYTEST_ARGS) || status=$$?; \
 	echo "make test: pytest took $$(( $$(date +%s) - start )) s"; exit $$status
 
 # ruff and mypy stay clean (STYLE.md); `make test` runs this first. pyproject.toml makes mypy
 # strict and has ruff check complexity (C901, at most 10 per function).
-lint: venv
+# ESLint (eslint.config.js) and TypeScript's checkJs (tsconfig.json) keep frontend/ clean too.
+lint: venv $(NPM_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	CONTROLROOM_SECRET_KEY=type-checking-only $(VENV)/bin/mypy controlroom agents flows
 	$(VENV)/bin/lint-imports --no-cache
+	npx --no-install eslint --max-warnings=0 frontend
+	npx --no-install tsc -p tsconfig.json
 
 # Each benchmark against its comparator, alternating rounds; one JSON per benchmark and the
 # summary table in .data/bench/. Sizes and rounds: BENCH_* variables (tests/bench/*.py).

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from agents.models import AuditEvent
+from controlroom.moments import MomentError, utc_moment
 
 FILTER_NAMES = ("kind", "action", "actor", "flow", "run", "subject", "since", "until")
 EXPORT_COLUMNS = (
@@ -81,7 +82,10 @@ def _moment(name: str, raw: str, *, end: bool) -> datetime:
         raise FilterProblems([(name, "use a date (2026-11-21) or an ISO 8601 time")]) from None
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=UTC)
-    return moment
+    try:
+        return utc_moment(moment)
+    except MomentError as exc:
+        raise FilterProblems([(name, f"this time {exc}")]) from None
 
 
 def audit_filters(params: Mapping[str, str]) -> AuditFilters:

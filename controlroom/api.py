@@ -295,12 +295,14 @@ def mount() -> None:
     from controlroom.api_tokens import router as tokens_router
     from controlroom.observability.api import router as metrics_router
     from flows.api import router as flows_router
-    from flows.api_killswitch import router as killswitch_router
-    from flows.api_triggers import hooks as hooks_router
-    from flows.api_triggers import router as triggers_router
+    from flows.approvals.api import router as approvals_router
+    from flows.killswitch.api import router as killswitch_router
     from flows.roi.api import router as roi_router
+    from flows.triggers.api import hooks as hooks_router
+    from flows.triggers.api import router as triggers_router
 
     api.add_router("/", flows_router)
+    api.add_router("/", approvals_router)
     api.add_router("/", triggers_router)
     api.add_router("/", roi_router)
     api.add_router("/", hooks_router)

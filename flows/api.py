@@ -1,4 +1,5 @@
-"""The flows router: flows, runs, approvals, node types. Thin adapters over domain functions."""
+"""The flows router: flows, runs, node types, expression previews. Thin adapters over domain
+functions. (Approvals have their own router: ``flows.approvals.api``.)"""
 
 from __future__ import annotations
 
@@ -8,25 +9,19 @@ from typing import Any
 
 import yaml
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import Router, Status
 from ninja.errors import HttpError
 
 from controlroom import expressions
 from controlroom.api import ERRORS, ErrorOut, error_response, requires
+from controlroom.moments import MomentError, utc_moment
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability
-from flows import approvals, selectors
-from flows.approvals import selectors as approval_selectors
-from flows.approvals.access import decidable_by
+from flows import selectors
 from flows.document import InvalidDocument, document_parse
 from flows.engine import nodes, runs
 from flows.launch import NotLaunchable, launch_checklist
 from flows.schemas import (
-    ApprovalDetailOut,
-    ApprovalListOut,
-    ApprovalOut,
-    DecisionIn,
     DocumentDiffOut,
     FlowListOut,
     FlowOut,
@@ -40,7 +35,7 @@ from flows.schemas import (
     RunStartIn,
     ValidationOut,
 )
-from flows.states import ApprovalStatus, ErrorClass, RunStatus
+from flows.states import ErrorClass, RunStatus
 from flows.versions import (
     FlowExists,
     document_check,
@@ -314,9 +309,10 @@ def run_list(
         raise HttpError(400, f"unknown error_class {error_class!r} (one of: {known})")
     if version is not None and not flow:
         raise HttpError(400, "filtering by version needs a flow")
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and timezone.is_naive(moment):
-            raise HttpError(400, f"{name} needs a time zone (e.g. 2026-11-21T09:00:00Z)")
+    try:
+        since, until = (None if m is None else utc_moment(m) for m in (since, until))
+    except MomentError as exc:
+        raise HttpError(400, f"since/until {exc}") from None
     flow_obj = _flow_or_404(flow) if flow else None
     try:
         rows, next_cursor = page(
@@ -374,96 +370,6 @@ def run_retry(request: HttpRequest, run_id: str) -> Any:
     except runs.RunError as exc:
         return error_response(request, 409, exc.code, exc.message)
     return Status(202, {"run_id": str(run.id), "status": run.status, "created": True})
-
-
-# --- approvals -----------------------------------------------------------------------------
-@router.get(
-    "/approvals",
-    response={200: ApprovalListOut, **ERRORS},
-    summary="Approvals, newest first; ?mine=true: pending ones the caller may decide",
-)
-def approval_list(
-    request: HttpRequest,
-    status: str | None = None,
-    flow: str | None = None,
-    agent: str | None = None,
-    mine: bool = False,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> dict[str, Any]:
-    if status and status not in {s.value for s in ApprovalStatus}:
-        raise HttpError(400, f"unknown status {status!r}")
-    if "\x00" in f"{flow or ''}{agent or ''}":
-        raise HttpError(400, "flow and agent cannot contain NUL characters")
-    found = selectors.approval_list(status=status)
-    if flow:
-        found = found.filter(run__flow__slug=flow)
-    if agent:
-        found = found.filter(agent=agent)
-    if mine:
-        eligible = decidable_by(request.user)
-        found = (
-            found.filter(eligible, status=ApprovalStatus.PENDING)
-            if eligible is not None
-            else found.none()
-        )
-    try:
-        rows, next_cursor = page(found, cursor=cursor, limit=max(1, min(limit, 200)))
-    except BadCursor as exc:
-        raise HttpError(400, str(exc)) from exc
-    return {"items": [selectors.approval_dict(a) for a in rows], "next_cursor": next_cursor}
-
-
-def _approval_or_404(approval_id: int) -> Any:
-    approval = selectors.approval_list().filter(id=approval_id).first()
-    if approval is None:
-        raise HttpError(404, "no such approval")
-    return approval
-
-
-@router.get("/approvals/{approval_id}", response={200: ApprovalDetailOut, **ERRORS})
-def approval_get(request: HttpRequest, approval_id: int) -> dict[str, Any]:
-    """One approval with the run so far, its history, and whether the caller may decide it."""
-    approval = _approval_or_404(approval_id)
-    return approval_selectors.approval_detail_dict(approval, user=request.user)
-
-
-@router.post(
-    "/approvals/{approval_id}/decision",
-    response={200: ApprovalOut, **ERRORS},
-    summary="Approve (optionally with an edited output), reject, send back, or reassign",
-    auth=requires(Capability.DECIDE),
-)
-def approval_decide(request: HttpRequest, approval_id: int, payload: DecisionIn) -> Any:
-    try:
-        if payload.decision == "reassign":
-            assignee = payload.assignee
-            if assignee is None:
-                raise approvals.ApprovalError("reassign needs an assignee: a user or a role")
-            approvals.approval_reassign(
-                approval_id=approval_id,
-                user=request.user,
-                to_user=assignee.user,
-                to_role=assignee.role,
-                note=payload.reason,
-            )
-        else:
-            approvals.approval_decide(
-                approval_id=approval_id,
-                user=request.user,
-                decision=approvals.Decision(
-                    decision=payload.decision,
-                    output=payload.output,
-                    reason=payload.reason,
-                    shown_hash=payload.shown_hash,
-                    send_back=payload.send_back,
-                    channel="api",
-                    review_seconds=payload.review_seconds,
-                ),
-            )
-    except approvals.ApprovalError as exc:
-        return error_response(request, exc.status, exc.code, exc.message)
-    return selectors.approval_dict(_approval_or_404(approval_id))
 
 
 @router.post(

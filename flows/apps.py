@@ -6,11 +6,13 @@ class FlowsConfig(AppConfig):
     verbose_name = "Flows and runs"
 
     def ready(self) -> None:
-        from flows import live, metrics
+        from flows import engine_metrics, live
+        from flows.approvals import live as approvals_live
         from flows.guardrails.replay import replay_register
 
         live.register_topics()
-        metrics.register()
+        approvals_live.register_topics()
+        engine_metrics.register()
         replay_register()  # the policy simulator replays runs recorded here
         _engine_hooks_register()
 
@@ -18,15 +20,16 @@ class FlowsConfig(AppConfig):
 def _engine_hooks_register() -> None:
     """Fill in the hooks through which the engine calls outward (``flows.engine.hooks``), and
     the approval notices' queue: the modules named here import the engine, never the reverse."""
-    from flows import killswitch, tasks, traces
+    from flows import tasks, traces
     from flows.approvals import autonomy, deadlines, notices
     from flows.engine import hooks
+    from flows.killswitch import pause
     from flows.triggers import events
 
     hooks.register(
-        run_created=killswitch.run_created,
-        run_hold=killswitch.hold,
-        claim_refused=killswitch.claim_refused,
+        run_created=pause.run_created,
+        run_hold=pause.hold,
+        claim_refused=pause.claim_refused,
         step_publish=tasks.enqueue_after_commit,
         run_cancel_later=tasks.run_cancel_later,
         approval_sampling=autonomy.approval_sampling,

@@ -8,7 +8,8 @@ from typing import Any
 from django.http import HttpRequest
 
 from controlroom.roles import Role, roles_of
-from flows import inbox, killswitch
+from flows.approvals import pages as approval_pages
+from flows.killswitch import selectors as killswitch_selectors
 
 
 def approvals_badge(request: HttpRequest) -> dict[str, Any]:
@@ -16,7 +17,7 @@ def approvals_badge(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return inbox.badge_context(user=user)
+    return approval_pages.badge_context(user=user)
 
 
 def kill_switch(request: HttpRequest) -> dict[str, Any]:
@@ -26,6 +27,6 @@ def kill_switch(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     return {
-        "global_switch": killswitch.state(),
+        "global_switch": killswitch_selectors.state(),
         "can_kill_switch": Role.ADMIN in roles_of(user),
     }

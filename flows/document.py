@@ -19,148 +19,10 @@ from django.conf import settings
 from agents import tools
 from controlroom import expressions, jsondata
 from flows import graph as graphs
+from flows.document_schema import DOCUMENT_SCHEMA
 from flows.engine.nodes import REGISTRY
-from flows.triggers.config import TRIGGER_PROPERTIES, trigger_problems
-
-SCHEMA_ID = "controlroom.flow/v1"
-ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
-
-PROVIDERS = ["scripted", "openai", "anthropic"]
-PRICE_SCHEMA: dict[str, Any] = {"type": ["number", "string"]}
-SCRIPT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "responses": {"type": "array", "maxItems": 1000},
-        "rules": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["when", "response"],
-                "additionalProperties": False,
-                "properties": {
-                    "when": {"type": "string", "format": "condition"},
-                    "response": {},
-                },
-            },
-        },
-        "latency_ms": {"type": "integer", "minimum": 0, "maximum": 60_000},
-    },
-}
-# A model-routing stage: what it sets overrides the agent's (agents.runtime.agent_stages).
-CASCADE_STAGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["model"],
-    "additionalProperties": False,
-    "properties": {
-        "provider": {"enum": PROVIDERS},
-        "model": {"type": "string", "minLength": 1, "maxLength": 120},
-        "connection": {"type": "string", "pattern": SLUG_PATTERN},
-        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 200_000},
-        "json_mode": {"enum": ["auto", "schema", "object", "prompt"]},
-        "price_in_per_1k": PRICE_SCHEMA,
-        "price_out_per_1k": PRICE_SCHEMA,
-        "script": SCRIPT_SCHEMA,
-    },
-}
-AGENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["slug"],
-    "additionalProperties": False,
-    "properties": {
-        "slug": {"type": "string", "pattern": SLUG_PATTERN},
-        "name": {"type": "string", "maxLength": 120},
-        "role": {"type": "string", "maxLength": 200},
-        "instructions": {"type": "string", "maxLength": 50_000},
-        "provider": {"enum": PROVIDERS},
-        "model": {"type": "string", "maxLength": 120},
-        # A ProviderConnection slug (base URL, key, timeout); without one the SDK's environment.
-        "connection": {"type": "string", "pattern": SLUG_PATTERN},
-        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 200_000},
-        "output": {"enum": ["text", "json"]},
-        "output_schema": {"type": "object"},
-        "json_mode": {"enum": ["auto", "schema", "object", "prompt"]},
-        "tools": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
-        "max_turns": {"type": "integer", "minimum": 1, "maximum": 50},
-        "price_in_per_1k": PRICE_SCHEMA,
-        "price_out_per_1k": PRICE_SCHEMA,
-        "memory_scope": {"type": "string", "maxLength": 200},
-        "cascade": {"type": "array", "items": CASCADE_STAGE_SCHEMA, "maxItems": 5},
-        "confidence": {"type": "string", "format": "condition", "maxLength": 500},
-        "min_confidence": {"type": "number"},
-        "check": {"type": "string", "format": "condition", "maxLength": 2000},
-        "script": SCRIPT_SCHEMA,
-    },
-}
-
-DOCUMENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["schema", "slug", "name", "nodes", "edges"],
-    "additionalProperties": False,
-    "properties": {
-        "schema": {"const": SCHEMA_ID},
-        "slug": {"type": "string", "pattern": SLUG_PATTERN},
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "description": {"type": "string", "maxLength": 5000},
-        "subject": {"type": "string", "format": "template", "maxLength": 500},
-        "trigger": {
-            "type": "object",
-            "required": ["type"],
-            "properties": {
-                "type": {"enum": ["manual", "webhook", "schedule", "form", "event"]},
-                "snapshot": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-                **TRIGGER_PROPERTIES,
-            },
-        },
-        "input_schema": {"type": "object"},
-        "sample_input": {"type": "object"},
-        "agents": {"type": "array", "items": AGENT_SCHEMA, "maxItems": 200},
-        "nodes": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["id", "type"],
-                "additionalProperties": False,
-                "properties": {
-                    "id": {"type": "string", "pattern": ID_PATTERN},
-                    "type": {"type": "string"},
-                    "name": {"type": "string", "maxLength": 200},
-                    "config": {"type": "object"},
-                    # Failure paths (flows.engine.scheduler.Advance.fail_step).
-                    "on_error": {"enum": ["fail", "continue"], "default": "fail"},
-                    "position": {
-                        "type": "object",
-                        "required": ["x", "y"],
-                        "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
-                    },
-                },
-            },
-        },
-        "edges": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["from", "to"],
-                "additionalProperties": False,
-                "properties": {
-                    "from": {"type": "string"},
-                    "to": {"type": "string"},
-                    "when": {"type": "string", "format": "condition", "maxLength": 2000},
-                    # "error": followed only when "from" fails for good (flows.graph).
-                    "on": {"enum": ["success", "error"], "default": "success"},
-                    "label": {"type": "string", "maxLength": 200},
-                },
-            },
-        },
-        "policies": {"type": "array"},
-        "feedback": {"type": "object"},
-        "roi": {"type": "object"},
-    },
-}
+from flows.engine.nodes.base import Known, NodeType
+from flows.triggers.config import trigger_problems
 
 
 @dataclass(frozen=True)
@@ -351,9 +213,31 @@ def document_problems(
 ) -> list[Problem]:
     """Every problem with ``document``; an empty list means it can be saved and run.
 
-    ``known_tools`` is the tool registry (``agents.tools.registry()``, what saving passes) or
-    just its names; a tool node naming a tool outside it is a problem. Tool arguments are
-    checked by ``_tool_problems``."""
+    ``known_agents`` are the agents of the agents table an agent node may name besides the
+    document's inline agents. ``known_tools`` is the tool registry (``agents.tools.registry()``,
+    what saving passes) or just its names; a tool node naming a tool outside it is a problem
+    (``flows.engine.nodes.tool.tool_call_problems`` checks tool arguments)."""
+    problems = _envelope_problems(document)
+    if problems:
+        return problems
+    node_ids = {node["id"] for node in document["nodes"]}
+    inline_agents = {agent["slug"] for agent in document.get("agents", [])}
+    known = Known(agents=inline_agents | (known_agents or set()), tools=known_tools)
+    problems = (
+        _node_problems(document, node_ids, known)
+        + _failure_path_problems(document)
+        + _expression_problems(document, node_ids)
+        + _section_problems(document)
+    )
+    if not problems:
+        _, structural = graphs.build(document)
+        problems += [Problem(p.pointer, p.message) for p in structural]
+    return problems
+
+
+def _envelope_problems(document: Any) -> list[Problem]:
+    """The document as a whole: an object of JSON data within the size and node limits that
+    the document schema accepts. Stops at the first of these that fails."""
     max_bytes, max_nodes = _limits()
     if not isinstance(document, dict):
         return [Problem("", "the document must be an object")]
@@ -366,13 +250,12 @@ def document_problems(
     nodes = document.get("nodes")
     if isinstance(nodes, list) and len(nodes) > max_nodes:
         return [Problem("/nodes", f"{len(nodes)} nodes; the limit is {max_nodes}")]
-    problems = _schema_problems(document, DOCUMENT_SCHEMA, [])
-    if problems:
-        return problems
+    return _schema_problems(document, DOCUMENT_SCHEMA, [])
 
-    node_ids = {node["id"] for node in document["nodes"]}
-    problems += _node_problems(document, node_ids, known_agents, known_tools)
-    problems += _failure_path_problems(document)
+
+def _expression_problems(document: dict[str, Any], node_ids: set[str]) -> list[Problem]:
+    """The conditions of edges, the subject template and the inline agents' rules."""
+    problems: list[Problem] = []
     for index, edge in enumerate(document["edges"]):
         if edge.get("when"):
             problems += _check_expression(
@@ -382,6 +265,12 @@ def document_problems(
         problems += _check_expression(document["subject"], "template", ["subject"], node_ids)
     for index, agent in enumerate(document.get("agents", [])):
         problems += _agent_problems(agent, ["agents", index], node_ids)
+    return problems
+
+
+def _section_problems(document: dict[str, Any]) -> list[Problem]:
+    """The trigger, the policies, the input schema and the inline agents' slugs."""
+    problems: list[Problem] = []
     if "trigger" in document:
         problems += [Problem(p, m) for p, m in trigger_problems(document["trigger"])]
     if "policies" in document:
@@ -397,9 +286,6 @@ def document_problems(
     for index, slug in enumerate(slugs):
         if slugs.index(slug) != index:
             problems.append(Problem(f"/agents/{index}/slug", f"duplicate agent slug {slug!r}"))
-    if not problems:
-        _, structural = graphs.build(document)
-        problems += [Problem(p.pointer, p.message) for p in structural]
     return problems
 
 
@@ -430,98 +316,48 @@ def _failure_path_problems(document: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _node_problems(
-    document: dict[str, Any],
-    node_ids: set[str],
-    known_agents: set[str] | None,
-    known_tools: Collection[str] | Mapping[str, tools.Tool] | None,
-) -> list[Problem]:
+def _node_problems(document: dict[str, Any], node_ids: set[str], known: Known) -> list[Problem]:
     problems: list[Problem] = []
-    inline_agents = {agent["slug"] for agent in document.get("agents", [])}
     for index, node in enumerate(document["nodes"]):
-        base = ["nodes", index]
-        if node["id"] in expressions.SHADOWED_KEYS:
-            problems.append(
-                Problem(
-                    _pointer([*base, "id"]),
-                    f"node id {node['id']!r} cannot be read in templates: "
-                    f"steps.{node['id']} is the built-in {node['id']}() of every mapping, so "
-                    f"{{{{ steps.{node['id']}.output }}}} would render null; rename the node "
-                    f"(e.g. {node['id'] + '_step'!r})",
-                )
-            )
+        problems += _node_id_problems(node["id"], ["nodes", index, "id"])
         node_type = REGISTRY.get(node["type"])
         if node_type is None:
             problems.append(
                 Problem(
-                    _pointer([*base, "type"]),
+                    _pointer(["nodes", index, "type"]),
                     f"unknown node type {node['type']!r} (known: {', '.join(sorted(REGISTRY))})",
                 )
             )
             continue
-        config = node.get("config", {})
-        config_problems = _schema_problems(config, node_type.schema, [*base, "config"])
-        problems += config_problems
-        if config_problems:
-            continue
-        for path, source, kind in _expression_fields(config, node_type.schema, [*base, "config"]):
-            problems += _check_expression(source, kind, path, node_ids)
-        problems += [
-            Problem(_pointer([*base, "config", *path]), message)
-            for path, message in node_type.config_problems(config)
-        ]
-        if node["type"] == "agent":
-            slug = config["agent"]
-            if slug not in inline_agents and (known_agents is None or slug not in known_agents):
-                problems.append(
-                    Problem(_pointer([*base, "config", "agent"]), f"unknown agent {slug!r}")
-                )
-        if node["type"] == "tool":
-            problems += _tool_problems(config, base, known_tools)
-        if node["type"] == "approval" and "tool" in config:
-            problems += _tool_problems(config, base, known_tools, field="arguments")
-        if node["type"] == "join" and config.get("mode") == "first" and "count" not in config:
-            problems.append(
-                Problem(_pointer([*base, "config", "count"]), "join mode 'first' needs a count")
-            )
-        if node["type"] == "wait" and ("seconds" in config) == ("until" in config):
-            problems.append(
-                Problem(_pointer([*base, "config"]), "wait needs exactly one of seconds or until")
-            )
+        problems += _config_problems(node_type, node.get("config", {}), index, node_ids, known)
     return problems
 
 
-def _tool_problems(
-    config: dict[str, Any],
-    base: list[Any],
-    known_tools: Collection[str] | Mapping[str, tools.Tool] | None,
-    *,
-    field: str = "args",
-) -> list[Problem]:
-    """A tool call's ``tool`` and its arguments (``field``: a tool node's ``args``, an approval
-    node's ``arguments``), with pointers under ``<node>/config``.
-
-    - With ``known_tools``, a tool node's tool not in it is a problem ("unknown tool"): an MCP
-      tool is known once its server is enabled and refreshed, so a tool of a server not
-      refreshed yet is reported, and the flow saves after a refresh. (An approval's tool is not
-      required to be known; its arguments are checked when it is.)
-    - ``args`` are checked against the tool's argument schema (``tools.tool_args_problems``:
-      unknown and missing arguments, literals of the wrong type; templates are accepted), with
-      the schemas of ``known_tools`` when it is the registry, else of the static tools (no
-      database). An MCP tool's schema is the one stored at its last refresh; a server that
-      published none accepts any object. A tool without a schema at hand (an MCP tool checked
-      without the registry) has its arguments checked when the step runs.
-    """
-    name = config["tool"]
-    if known_tools is not None and name not in known_tools:
-        if field != "args":
-            return []
-        return [Problem(_pointer([*base, "config", "tool"]), f"unknown tool {name!r}")]
-    registry = known_tools if isinstance(known_tools, Mapping) else tools.static_tools()
-    tool = registry.get(name)
-    if tool is None:
+def _node_id_problems(node_id: str, where: list[Any]) -> list[Problem]:
+    if node_id not in expressions.SHADOWED_KEYS:
         return []
     return [
-        Problem(_pointer([*base, "config", field, *path]), message)
-        for path, message in tools.tool_args_problems(tool=tool, args=config.get(field) or {})
+        Problem(
+            _pointer(where),
+            f"node id {node_id!r} cannot be read in templates: "
+            f"steps.{node_id} is the built-in {node_id}() of every mapping, so "
+            f"{{{{ steps.{node_id}.output }}}} would render null; rename the node "
+            f"(e.g. {node_id + '_step'!r})",
+        )
     ]
+
+
+def _config_problems(
+    node_type: NodeType, config: Any, index: int, node_ids: set[str], known: Known
+) -> list[Problem]:
+    """A node's config: its type's schema first; on a config the schema accepts, the
+    expressions it marks, then what its type checks itself (``NodeType.config_problems``,
+    ``NodeType.reference_problems``)."""
+    base = ["nodes", index, "config"]
+    problems = _schema_problems(config, node_type.schema, base)
+    if problems:
+        return problems
+    for path, source, kind in _expression_fields(config, node_type.schema, base):
+        problems += _check_expression(source, kind, path, node_ids)
+    found = node_type.config_problems(config) + node_type.reference_problems(config, known)
+    return problems + [Problem(_pointer([*base, *path]), message) for path, message in found]

@@ -3,6 +3,10 @@
 Pure: takes a document dict, returns a ``Graph`` (or structural problems). The engine walks
 edges with it; the validator reports its problems with JSON pointers.
 
+Which node closes a loop, runs a map body or owns a send-back round is asked of its node type
+(``Graph.kind``: ``closes_loop``, ``map_body``, ``send_back_target``); the regions themselves are
+found in ``flows.regions``.
+
 Loops: a cycle is legal only through a ``loop`` node. The loop's *back edge* is its one outgoing
 edge whose target dominates the loop node (every path from the start to the loop passes through
 it); that target is the loop's *head*; the *body* is every node on a path from the head to the
@@ -32,9 +36,16 @@ rounds (inside or around them, never across).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from flows import regions
+from flows.engine.nodes import REGISTRY
+from flows.engine.nodes.base import NodeType
+from flows.scopes import bump, pop, push, round_part
+
+#: What an unknown node type (refused by the validator) is taken for: the defaults.
+PLAIN = NodeType()
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,10 @@ class Graph:
     def node_type(self, node_id: str) -> str:
         return str(self.nodes[node_id]["type"])
 
+    def kind(self, node_id: str) -> NodeType:
+        """The node's type from the registry, which says how it behaves."""
+        return REGISTRY.get(self.node_type(node_id), PLAIN)
+
     def config(self, node_id: str) -> dict[str, Any]:
         return dict(self.nodes[node_id].get("config") or {})
 
@@ -104,19 +119,19 @@ class Graph:
     def target_scope(self, edge: Edge, scope: str) -> str:
         """The scope in which ``edge.dst`` runs when ``edge`` fires from ``scope``."""
         if edge.back:
-            scope = _bump(scope, edge.src)
-        elif self.node_type(edge.src) == "loop":
+            scope = bump(scope, edge.src)
+        elif self.kind(edge.src).closes_loop:
             # An exit leaves the loop's scope, even when it leads straight into another loop.
-            scope = _pop(scope, edge.src)
+            scope = pop(scope, edge.src)
         elif edge.src in self.round_head:
-            scope = _pop(scope, round_part(edge.src))
+            scope = pop(scope, round_part(edge.src))
         return self._enter(scope, edge.src, edge.dst)
 
     def send_back_scope(self, scope: str, approval: str) -> str:
         """The scope the head of ``approval``'s round starts again in when a person sends the
         draft back from ``scope``: the round's next iteration, plus iteration 0 of any loop
         inside the round that the head starts."""
-        scope = _bump(scope, round_part(approval))
+        scope = bump(scope, round_part(approval))
         return self._enter(scope, approval, self.round_head[approval])
 
     def region_extent(self, closer: str) -> frozenset[str]:
@@ -131,99 +146,20 @@ class Graph:
         """Push iteration 0 of every loop and round that ``dst`` heads and ``src`` is outside of,
         outermost first (a region containing another has the larger extent). From the approval
         itself (a send-back), its own round and the regions around it are not entered again."""
-        regions: list[tuple[str, str]] = []
+        headed: list[tuple[str, str]] = []
         loop = self.head_loop.get(dst)
         if loop is not None:
-            regions.append((loop, loop))
-        regions += [(approval, round_part(approval)) for approval in self.head_rounds.get(dst, [])]
+            headed.append((loop, loop))
+        headed += [(approval, round_part(approval)) for approval in self.head_rounds.get(dst, [])]
         entered = [
             (closer, part)
-            for closer, part in regions
+            for closer, part in headed
             if src is None or src not in self.region_extent(closer)
         ]
         entered.sort(key=lambda region: -len(self.region_extent(region[0])))
         for _, part in entered:
-            scope = _push(scope, f"{part}#0")
+            scope = push(scope, f"{part}#0")
         return scope
-
-
-ROUND_PREFIX = "~"
-
-
-def round_part(approval: str) -> str:
-    """The scope part name of an approval's send-back round (``~review``)."""
-    return f"{ROUND_PREFIX}{approval}"
-
-
-def round_of(scope: str) -> tuple[str, int, str] | None:
-    """The innermost send-back round in ``scope``: ``(approval, iteration, scope of the round
-    before it)``, or None outside any round."""
-    parts = scope.split("/") if scope else []
-    for index in range(len(parts) - 1, -1, -1):
-        name, _, number = parts[index].partition("#")
-        if name.startswith(ROUND_PREFIX):
-            iteration = int(number)
-            previous = "/".join([*parts[:index], f"{name}#{iteration - 1}"])
-            return name[len(ROUND_PREFIX) :], iteration, previous
-    return None
-
-
-def _push(scope: str, part: str) -> str:
-    return f"{scope}/{part}" if scope else part
-
-
-def _pop(scope: str, loop: str) -> str:
-    parts = scope.split("/") if scope else []
-    if not parts or not parts[-1].startswith(f"{loop}#"):
-        raise ValueError(f"scope {scope!r} is not inside loop {loop!r}")
-    return "/".join(parts[:-1])
-
-
-def _bump(scope: str, loop: str) -> str:
-    parts = scope.split("/") if scope else []
-    if not parts or not parts[-1].startswith(f"{loop}#"):
-        raise ValueError(f"scope {scope!r} is not inside loop {loop!r}")
-    iteration = int(parts[-1].split("#", 1)[1])
-    parts[-1] = f"{loop}#{iteration + 1}"
-    return "/".join(parts)
-
-
-def iteration_of(scope: str, loop: str) -> int | None:
-    """The iteration number of ``loop`` in ``scope``, if the scope is inside it."""
-    for part in reversed(scope.split("/") if scope else []):
-        name, _, number = part.partition("#")
-        if name == loop:
-            return int(number)
-    return None
-
-
-def item_index(scope: str) -> tuple[str, int] | None:
-    """``(map node, index)`` when the scope's innermost part is a map item."""
-    if not scope:
-        return None
-    name, _, number = scope.split("/")[-1].partition("#")
-    if name.startswith("@"):
-        return name[1:], int(number)
-    return None
-
-
-def map_item_scope(scope: str, map_node: str, index: int) -> str:
-    return _push(scope, f"@{map_node}#{index}")
-
-
-def map_parent_scope(scope: str) -> str:
-    return "/".join(scope.split("/")[:-1])
-
-
-def _reach(start: str, adjacency: dict[str, list[str]]) -> set[str]:
-    seen = {start}
-    queue = deque([start])
-    while queue:
-        for nxt in adjacency.get(queue.popleft(), []):
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return seen
 
 
 def build(document: dict[str, Any]) -> tuple[Graph, list[Problem]]:
@@ -232,6 +168,40 @@ def build(document: dict[str, Any]) -> tuple[Graph, list[Problem]]:
     Returns the graph and the structural problems found (dangling edges, cycles outside loops,
     unreachable nodes, misplaced map bodies). The graph is only safe to run with no problems.
     """
+    nodes, problems = _read_nodes(document)
+    edges = _read_edges(document, nodes, problems)
+    graph = Graph(nodes=nodes, edges=edges)
+    if problems:
+        return graph, problems
+
+    reverse: dict[str, list[str]] = {}
+    for edge in edges:
+        reverse.setdefault(edge.dst, []).append(edge.src)
+    problems += [Problem(*found) for found in regions.find_loops(graph, reverse)]
+    _find_map_bodies(graph, document, problems)
+    for edge in graph.edges:
+        outgoing = graph.error_edges if edge.on_error else graph.out_edges
+        outgoing.setdefault(edge.src, []).append(edge)
+        if not edge.back:
+            graph.in_forward.setdefault(edge.dst, []).append(edge)
+    _check_acyclic(graph, problems)
+    problems += [Problem(*found) for found in regions.check_loop_boundaries(graph)]
+    problems += [Problem(*found) for found in regions.find_rounds(graph, document)]
+    starts = [
+        node_id
+        for node_id in nodes
+        if not graph.in_forward.get(node_id) and node_id not in graph.map_body
+    ]
+    # One start: the first node without inputs. Any other such node is disconnected.
+    graph.entries = starts[:1]
+    if nodes and not starts:
+        problems.append(Problem("/nodes", "the flow has no start node (every node has an input)"))
+    _check_reachable(graph, document, problems)
+    return graph, problems
+
+
+def _read_nodes(document: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+    """The nodes by id, in document order; a repeated id is a problem (the first one counts)."""
     problems: list[Problem] = []
     nodes: dict[str, dict[str, Any]] = {}
     for index, node in enumerate(document.get("nodes", [])):
@@ -239,14 +209,21 @@ def build(document: dict[str, Any]) -> tuple[Graph, list[Problem]]:
             problems.append(Problem(f"/nodes/{index}/id", f"duplicate node id {node['id']!r}"))
             continue
         nodes[node["id"]] = node
+    return nodes, problems
+
+
+def _read_edges(
+    document: dict[str, Any], nodes: dict[str, dict[str, Any]], problems: list[Problem]
+) -> list[Edge]:
+    """The edges in document order, with what is wrong with each added to ``problems``."""
     edges: list[Edge] = []
     seen_pairs: set[tuple[str, str]] = set()
     for index, raw in enumerate(document.get("edges", [])):
-        for end in ("from", "to"):
-            if raw[end] not in nodes:
-                problems.append(
-                    Problem(f"/edges/{index}/{end}", f"edge points to unknown node {raw[end]!r}")
-                )
+        problems += [
+            Problem(f"/edges/{index}/{end}", f"edge points to unknown node {raw[end]!r}")
+            for end in ("from", "to")
+            if raw[end] not in nodes
+        ]
         if (raw["from"], raw["to"]) in seen_pairs:
             problems.append(Problem(f"/edges/{index}", "duplicate edge"))
         seen_pairs.add((raw["from"], raw["to"]))
@@ -261,137 +238,20 @@ def build(document: dict[str, Any]) -> tuple[Graph, list[Problem]]:
                 )
             )
         edges.append(Edge(index, raw["from"], raw["to"], raw.get("when") or None, False, on_error))
-    graph = Graph(nodes=nodes, edges=edges)
-    if problems:
-        return graph, problems
-
-    reverse: dict[str, list[str]] = {}
-    for edge in edges:
-        reverse.setdefault(edge.dst, []).append(edge.src)
-
-    _find_loops(graph, reverse, problems)
-    _find_map_bodies(graph, document, problems)
-    edges = graph.edges
-    for edge in edges:
-        outgoing = graph.error_edges if edge.on_error else graph.out_edges
-        outgoing.setdefault(edge.src, []).append(edge)
-        if not edge.back:
-            graph.in_forward.setdefault(edge.dst, []).append(edge)
-    _check_acyclic(graph, problems)
-    _check_loop_boundaries(graph, problems)
-    _find_rounds(graph, document, problems)
-    starts = [
-        node_id
-        for node_id in nodes
-        if not graph.in_forward.get(node_id) and node_id not in graph.map_body
-    ]
-    # One start: the first node without inputs. Any other such node is disconnected.
-    graph.entries = starts[:1]
-    if nodes and not starts:
-        problems.append(Problem("/nodes", "the flow has no start node (every node has an input)"))
-    _check_reachable(graph, document, problems)
-    return graph, problems
-
-
-def _dominators(nodes: Iterable[str], reverse: dict[str, list[str]]) -> dict[str, set[str]]:
-    """For each node, the nodes every path to it from a node without inputs passes through."""
-    order = list(nodes)
-    roots = {node_id for node_id in order if not reverse.get(node_id)}
-    dominators = {n: ({n} if n in roots else set(order)) for n in order}
-    changed = True
-    while changed:
-        changed = False
-        for node_id in order:
-            if node_id in roots:
-                continue
-            found = set.intersection(*(dominators[p] for p in reverse[node_id])) | {node_id}
-            if found != dominators[node_id]:
-                dominators[node_id] = found
-                changed = True
-    return dominators
-
-
-def _find_loops(graph: Graph, reverse: dict[str, list[str]], problems: list[Problem]) -> None:
-    """Pick each loop node's back edge among its edges to nodes that can reach it again.
-
-    One such edge is the back edge. With several (an inner loop whose exit leads back into
-    its outer loop's body), the back edge is the one to a node that dominates the loop node,
-    computed without the back edges already known — so outer loops are resolved first and a
-    loop head may be the flow's first node.
-    """
-    loops = [node_id for node_id, node in graph.nodes.items() if node["type"] == "loop"]
-    candidates = {
-        loop_id: [
-            edge
-            for edge in graph.edges
-            if edge.src == loop_id and edge.dst in _reach(loop_id, reverse) and not edge.on_error
-        ]
-        for loop_id in loops
-    }
-    backs: dict[str, Edge] = {}
-    unresolved = list(loops)
-    while unresolved:
-        known = {edge.index for edge in backs.values()}
-        forward_reverse: dict[str, list[str]] = {}
-        for edge in graph.edges:
-            if edge.index not in known:
-                forward_reverse.setdefault(edge.dst, []).append(edge.src)
-        dominators = _dominators(graph.nodes, forward_reverse)
-        for loop_id in list(unresolved):
-            found = candidates[loop_id]
-            if len(found) > 1:
-                found = [edge for edge in found if edge.dst in dominators[loop_id]]
-            if len(found) == 1:
-                backs[loop_id] = found[0]
-                unresolved.remove(loop_id)
-        if len(known) == len(backs):
-            break
-
-    pointer = {node_id: i for i, node_id in enumerate(graph.nodes)}
-    rewritten: list[Edge] = list(graph.edges)
-    for loop_id in loops:
-        back = backs.get(loop_id)
-        if back is None:
-            problems.append(
-                Problem(
-                    f"/nodes/{pointer[loop_id]}",
-                    f"loop {loop_id!r} needs exactly one edge back to the start of its body "
-                    f"(found {len(candidates[loop_id])})",
-                )
-            )
-            continue
-        if back.dst in graph.head_loop:
-            problems.append(
-                Problem(f"/edges/{back.index}", f"node {back.dst!r} already starts another loop")
-            )
-            continue
-        graph.loop_head[loop_id] = back.dst
-        graph.head_loop[back.dst] = loop_id
-        rewritten[back.index] = Edge(back.index, back.src, back.dst, back.when, back=True)
-    graph.edges = rewritten
-    # Bodies follow forward edges only, so an outer loop's back edge does not pull the rest
-    # of the outer body into an inner loop.
-    forward: dict[str, list[str]] = {}
-    backward: dict[str, list[str]] = {}
-    for edge in rewritten:
-        if not edge.back:
-            forward.setdefault(edge.src, []).append(edge.dst)
-            backward.setdefault(edge.dst, []).append(edge.src)
-    for loop_id, head in graph.loop_head.items():
-        body = (_reach(head, forward) & _reach(loop_id, backward)) - {loop_id}
-        graph.loop_body[loop_id] = frozenset(body)
+    return edges
 
 
 def _find_map_bodies(graph: Graph, document: dict[str, Any], problems: list[Problem]) -> None:
+    """Record each map's body node, or report why it cannot be one."""
     touching = {e.src for e in graph.edges} | {e.dst for e in graph.edges}
     for index, node in enumerate(document.get("nodes", [])):
-        if node["type"] != "map":
+        body = graph.kind(node["id"]).map_body(graph.config(node["id"]))
+        if body is None:
             continue
-        body = (node.get("config") or {}).get("body")
         where = f"/nodes/{index}/config/body"
         if body not in graph.nodes:
             problems.append(Problem(where, f"map body {body!r} is not a node of this flow"))
-        elif body == node["id"] or graph.nodes[body]["type"] in {"map", "loop", "join", "end"}:
+        elif body == node["id"] or not graph.kind(body).can_be_map_body:
             problems.append(Problem(where, f"node {body!r} cannot be a map body"))
         elif body in graph.map_body:
             problems.append(Problem(where, f"node {body!r} is already the body of another map"))
@@ -432,117 +292,6 @@ def _check_acyclic(graph: Graph, problems: list[Problem]) -> None:
         )
 
 
-def _check_loop_boundaries(graph: Graph, problems: list[Problem]) -> None:
-    for loop_id, body in graph.loop_body.items():
-        head = graph.loop_head[loop_id]
-        for edge in graph.edges:
-            if edge.back:
-                continue
-            if edge.src in body and edge.dst not in body and edge.dst != loop_id:
-                problems.append(
-                    Problem(
-                        f"/edges/{edge.index}",
-                        f"edge leaves loop {loop_id!r} from inside its body; "
-                        f"leave through the loop node",
-                    )
-                )
-            entering = edge.dst == loop_id or (edge.dst in body and edge.dst != head)
-            if entering and edge.src not in body:
-                # The loop node itself runs inside its loop's scope; reached from outside, it
-                # would have no iteration to count or go back to.
-                problems.append(
-                    Problem(
-                        f"/edges/{edge.index}",
-                        f"edge enters loop {loop_id!r} at {edge.dst!r}; enter at {head!r}",
-                    )
-                )
-
-
-def _find_rounds(graph: Graph, document: dict[str, Any], problems: list[Problem]) -> None:
-    """Resolve each approval's ``send_back_to`` into a round, or report why it cannot be one."""
-    forward: dict[str, list[str]] = {}
-    backward: dict[str, list[str]] = {}
-    for edge in graph.edges:
-        if not edge.back:
-            forward.setdefault(edge.src, []).append(edge.dst)
-            backward.setdefault(edge.dst, []).append(edge.src)
-    for index, node in enumerate(document.get("nodes", [])):
-        target = (node.get("config") or {}).get("send_back_to")
-        if node["type"] != "approval" or not isinstance(target, str):
-            continue
-        approval = node["id"]
-        where = f"/nodes/{index}/config/send_back_to"
-        if target not in graph.nodes or target == approval:
-            problems.append(Problem(where, f"send_back_to {target!r} is not another node here"))
-            continue
-        if approval not in _reach(target, forward):
-            problems.append(
-                Problem(
-                    where,
-                    f"no path leads from {target!r} to this approval: send back to a "
-                    "node before it",
-                )
-            )
-            continue
-        if target in graph.map_body or approval in graph.map_body:
-            problems.append(Problem(where, "a map body cannot take part in a send-back round"))
-            continue
-        body = frozenset((_reach(target, forward) & _reach(approval, backward)) - {approval})
-        found = _round_boundary_problems(graph, approval, target, body)
-        if found:
-            problems += [Problem(where, message) for message in found]
-            continue
-        graph.round_head[approval] = target
-        graph.head_rounds.setdefault(target, []).append(approval)
-        graph.round_body[approval] = body
-    _check_round_nesting(graph, document, problems)
-
-
-def _round_boundary_problems(
-    graph: Graph, approval: str, head: str, body: frozenset[str]
-) -> list[str]:
-    problems = []
-    for edge in graph.edges:
-        if edge.back:
-            continue
-        if edge.src in body and edge.dst not in body and edge.dst != approval:
-            problems.append(
-                f"{edge.src!r} → {edge.dst!r} leaves the send-back round of {approval!r} from "
-                f"inside it; the round (from {head!r} to here) must be left through the approval"
-            )
-        entering = edge.dst == approval or (edge.dst in body and edge.dst != head)
-        if entering and edge.src not in body:
-            problems.append(
-                f"{edge.src!r} → {edge.dst!r} enters the send-back round of {approval!r} "
-                f"past its start; enter at {head!r}"
-            )
-    region = body | {approval}
-    for loop, loop_body in graph.loop_body.items():
-        extent = loop_body | {loop}
-        if extent & region and not (extent <= body or region <= loop_body):
-            problems.append(
-                f"the send-back round from {head!r} to {approval!r} crosses loop {loop!r}: "
-                "it must hold the whole loop or lie inside its body"
-            )
-    return problems
-
-
-def _check_round_nesting(graph: Graph, document: dict[str, Any], problems: list[Problem]) -> None:
-    pointer = {node["id"]: i for i, node in enumerate(document.get("nodes", []))}
-    rounds = sorted(graph.round_body)
-    for first_index, first in enumerate(rounds):
-        for second in rounds[first_index + 1 :]:
-            a, b = graph.region_extent(first), graph.region_extent(second)
-            if a & b and not (a <= graph.round_body[second] or b <= graph.round_body[first]):
-                problems.append(
-                    Problem(
-                        f"/nodes/{pointer[second]}/config/send_back_to",
-                        f"the send-back rounds of {first!r} and {second!r} overlap: one must lie "
-                        "inside the other or apart from it",
-                    )
-                )
-
-
 def _check_reachable(graph: Graph, document: dict[str, Any], problems: list[Problem]) -> None:
     adjacency: dict[str, list[str]] = {}
     for edge in graph.edges:
@@ -551,7 +300,7 @@ def _check_reachable(graph: Graph, document: dict[str, Any], problems: list[Prob
         adjacency.setdefault(map_node, []).append(body)
     reached: set[str] = set()
     for entry in graph.entries:
-        reached |= _reach(entry, adjacency)
+        reached |= regions.reach(entry, adjacency)
     for index, node in enumerate(document.get("nodes", [])):
         if node["id"] not in reached and graph.entries:
             problems.append(

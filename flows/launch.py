@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-ACTION_TYPES = ("agent", "tool")
+from flows.engine.nodes import REGISTRY
+from flows.engine.nodes.base import NodeType
+
 MAX_BASELINE_MINUTES = 100_000
 MAX_HOURLY_COST = Decimal("1000000")
 
@@ -49,6 +51,25 @@ class NotLaunchable(Exception):
         return [{"pointer": i.where.get("pointer", ""), "message": i.message} for i in self.missing]
 
 
+def _node_type(node: dict[str, Any]) -> NodeType | None:
+    """The node's type, None when unknown (a draft may name one: the validator reports it)."""
+    return REGISTRY.get(str(node.get("type")))
+
+
+def _is_action(node: dict[str, Any]) -> bool:
+    node_type = _node_type(node)
+    return node_type is not None and node_type.is_action
+
+
+def _human_role(node: dict[str, Any]) -> str:
+    """Where a person takes part in the node (``NodeType.human_role``)."""
+    node_type = _node_type(node)
+    config = node.get("config")
+    if node_type is None:
+        return ""
+    return node_type.human_role(config if isinstance(config, dict) else {})
+
+
 def _nodes(document: dict[str, Any]) -> list[dict[str, Any]]:
     nodes = document.get("nodes")
     return [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
@@ -82,7 +103,7 @@ def _trigger(document: dict[str, Any]) -> LaunchItem:
 
 
 def _action(document: dict[str, Any]) -> LaunchItem:
-    actions = [n for n in _nodes(document) if n.get("type") in ACTION_TYPES]
+    actions = [n for n in _nodes(document) if _is_action(n)]
     if not actions:
         return LaunchItem(
             "action",
@@ -134,7 +155,7 @@ def _feedback(document: dict[str, Any]) -> LaunchItem:
     if missing_subject is not None:
         return missing_subject
     nodes = _nodes(document)
-    approvals = [str(n.get("id", "")) for n in nodes if n.get("type") == "approval"]
+    approvals = [str(n.get("id", "")) for n in nodes if _human_role(n) == "approval"]
     feedback = document.get("feedback")
     feedback = feedback if isinstance(feedback, dict) else {}
     declared = feedback.get("approval_node")

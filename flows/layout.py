@@ -120,7 +120,7 @@ def layout(document: dict[str, Any], graph: Graph) -> Layout:
 
 def _edge_line(edge: Edge, boxes: dict[str, NodeBox], graph: Graph, label: str) -> EdgeLine:
     src, dst = boxes[edge.src], boxes[edge.dst]
-    conditional = edge.when is not None or graph.node_type(edge.src) == "router"
+    conditional = edge.when is not None or graph.kind(edge.src).routes_by_condition
     if not label and edge.when:
         label = edge.when
     elif not label and conditional:

@@ -12,17 +12,17 @@ Keys, their bus group, and what they update:
 - ``runs`` (group ``runs``) and ``flow.<id>`` (group ``flow.<id>``), query ``status``,
   ``cursor``, ``limit``: a list of runs — rows change status in place, new runs appear on top of
   the first page;
-- ``inbox`` (group ``inbox``): the count of approvals waiting on the user, in the navigation;
-- ``approvals`` (group ``inbox``), query: the inbox filters, ``open``, ``v``: the user's inbox
-  list — rows appear in deadline order and disappear when decided or moved away;
 - ``flows`` (group ``home``): the flows list's per-flow run count and latest status;
 - ``home`` (group ``home``): the control-room home — counters, worker and queue health, the
   stuck-run alarm (its live feed of runs is a ``runs`` subscription).
+
+The inbox's keys (``inbox``, ``approvals``) are in ``flows.approvals.live``, built with the
+fragment helpers below (``fragment``, ``event_ids``, ``int_param``, ``oob_insert``,
+``oob_delete``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -31,9 +31,8 @@ from django.template.loader import render_to_string
 
 from controlroom import live
 from controlroom.pagination import BadCursor, page
-from flows import home, inbox, pages, selectors
-from flows.approvals import selectors as approval_selectors
-from flows.approvals.selectors import InboxFilters, inbox_sort_key
+from flows import home, pages, selectors
+from flows.approvals import pages as approval_pages
 from flows.models import Flow, Run
 from flows.states import ErrorClass, RunStatus
 
@@ -41,34 +40,37 @@ Events = Sequence[Mapping[str, Any]]
 
 RUN_DETAIL = "flows/run_detail.html"
 RUN_LIST = "flows/run_table.html"
-INBOX = "flows/inbox.html"
 FLOW_LIST = "flows/flow_list.html"
 HOME = "flows/home.html"
 
 
-def _render(template: str, context: dict[str, Any], *, oob: bool = True) -> str:
+def fragment(template: str, context: dict[str, Any], *, oob: bool = True) -> str:
+    """``template`` (a ``page.html#partial`` name) rendered with ``context``; ``oob``: as an
+    out-of-band swap (the partials read it), else as plain HTML to insert."""
     return render_to_string(template, {**context, "oob": oob})
 
 
-def _ids(events: Events, kind: str, name: str) -> list[Any]:
+def event_ids(events: Events, kind: str, name: str) -> list[Any]:
     """The distinct ``data[name]`` of the events of type ``kind``, first seen first."""
     found = (e.get("data", {}).get(name) for e in events if e.get("type") == kind)
     return list(dict.fromkeys(value for value in found if value is not None))
 
 
-def _int(value: str | None) -> int | None:
+def int_param(value: str | None) -> int | None:
+    """A query parameter as an int; None when it is missing, empty or not a number."""
     try:
         return int(value) if value not in (None, "") else None
     except ValueError:
         return None
 
 
-def _insert(selector: str, html: str, *, wrapper: str = "div", where: str = "beforeend") -> str:
+def oob_insert(selector: str, html: str, *, wrapper: str = "div", where: str = "beforeend") -> str:
     """Insert ``html`` into ``selector`` (the wrapper itself is dropped by htmx)."""
     return f'<{wrapper} hx-swap-oob="{where}:{selector}">{html}</{wrapper}>'
 
 
-def _delete(element_id: str, *, tag: str = "div") -> str:
+def oob_delete(element_id: str, *, tag: str = "div") -> str:
+    """Remove the element ``element_id`` from the page."""
     return f'<{tag} id="{element_id}" hx-swap-oob="delete"></{tag}>'
 
 
@@ -96,10 +98,12 @@ class RunPage:
         timeline = pages.timeline_context(run)
         self.known_steps = {row.step.id for row in timeline["step_rows"]}
         return [
-            _render(f"{RUN_DETAIL}#run_header", pages.run_header_context(run, user=self.user)),
-            _render(f"{RUN_DETAIL}#graph", pages.run_graph_context(run)),
-            _render(f"{RUN_DETAIL}#timeline_rows", timeline),
-            _render(f"{RUN_DETAIL}#approvals", inbox.run_approvals_context(run, user=self.user)),
+            fragment(f"{RUN_DETAIL}#run_header", pages.run_header_context(run, user=self.user)),
+            fragment(f"{RUN_DETAIL}#graph", pages.run_graph_context(run)),
+            fragment(f"{RUN_DETAIL}#timeline_rows", timeline),
+            fragment(
+                f"{RUN_DETAIL}#approvals", approval_pages.run_approvals_context(run, user=self.user)
+            ),
         ]
 
     def render(self, events: Events) -> Iterator[str]:
@@ -108,23 +112,23 @@ class RunPage:
         run = selectors.run_get(run_id=self.run_id)
         if run is None:
             return
-        step_ids = sorted(_ids(events, "step.changed", "step_id"))
+        step_ids = sorted(event_ids(events, "step.changed", "step_id"))
         for step in selectors.step_list(step_ids=step_ids):
             # The row's summary only: its input, output and tool calls load when it is opened.
             context = {"row": pages.step_row(step, run=run)}
             if step.id in self.known_steps:
-                yield _render(f"{RUN_DETAIL}#step_row", context)
+                yield fragment(f"{RUN_DETAIL}#step_row", context)
             else:
                 self.known_steps.add(step.id)
-                row = _render(f"{RUN_DETAIL}#step_row", context, oob=False)
-                yield _insert("#timeline-rows", row)
+                row = fragment(f"{RUN_DETAIL}#step_row", context, oob=False)
+                yield oob_insert("#timeline-rows", row)
         if step_ids:
-            yield _render(f"{RUN_DETAIL}#graph", pages.run_graph_context(run))
+            yield fragment(f"{RUN_DETAIL}#graph", pages.run_graph_context(run))
         # Tokens and cost move with every step, the status with run events: always resend it.
-        yield _render(f"{RUN_DETAIL}#run_header", pages.run_header_context(run, user=self.user))
-        if _ids(events, "approval.changed", "approval_id"):
-            yield _render(
-                f"{RUN_DETAIL}#approvals", inbox.run_approvals_context(run, user=self.user)
+        yield fragment(f"{RUN_DETAIL}#run_header", pages.run_header_context(run, user=self.user))
+        if event_ids(events, "approval.changed", "approval_id"):
+            yield fragment(
+                f"{RUN_DETAIL}#approvals", approval_pages.run_approvals_context(run, user=self.user)
             )
 
 
@@ -136,7 +140,7 @@ def open_run(argument: str, user: Any, params: Mapping[str, str]) -> RunPage | N
     run = selectors.run_get(run_id=run_id)
     if run is None:
         return None
-    return RunPage(run, user=user, rev=_int(params.get("rev")))
+    return RunPage(run, user=user, rev=int_param(params.get("rev")))
 
 
 # --- lists of runs ----------------------------------------------------------------------------
@@ -185,7 +189,7 @@ class RunList:
         except BadCursor:
             return []
         self.known = [run.id for run in runs]
-        return [_render(f"{RUN_LIST}#run_rows", self._context(runs))]
+        return [fragment(f"{RUN_LIST}#run_rows", self._context(runs))]
 
     def _matches(self, run: Run) -> bool:
         return (
@@ -196,29 +200,29 @@ class RunList:
 
     def render(self, events: Events) -> list[str]:
         parts: list[str] = []
-        for run_id in _ids(events, "run.changed", "run_id"):
+        for run_id in event_ids(events, "run.changed", "run_id"):
             run = selectors.run_get(run_id=run_id)
             if run is None:
                 continue
             context = {**self._context([run]), "run": run}
             if run.id in self.known:
-                parts.append(_render(f"{RUN_LIST}#run_row", context))
+                parts.append(fragment(f"{RUN_LIST}#run_row", context))
             elif not self.cursor and self._matches(run):
                 if not self.known:
                     parts += self.sync()  # replaces the empty-list row
                     continue
                 self.known.insert(0, run.id)
-                row = _render(f"{RUN_LIST}#run_row", context, oob=False)
-                parts.append(_insert("#runs-rows", row, wrapper="tbody", where="afterbegin"))
+                row = fragment(f"{RUN_LIST}#run_row", context, oob=False)
+                parts.append(oob_insert("#runs-rows", row, wrapper="tbody", where="afterbegin"))
                 while len(self.known) > self.limit:
-                    parts.append(_delete(f"run-row-{self.known.pop()}", tag="tr"))
+                    parts.append(oob_delete(f"run-row-{self.known.pop()}", tag="tr"))
         return parts
 
 
 def _list_params(params: Mapping[str, str], default_limit: int) -> dict[str, Any]:
     status = params.get("status", "")
     error_class = params.get("error_class", "")
-    limit = _int(params.get("limit")) or default_limit
+    limit = int_param(params.get("limit")) or default_limit
     return {
         "status": status if status in {s.value for s in RunStatus} else "",
         "error_class": error_class if error_class in {c.value for c in ErrorClass} else "",
@@ -234,125 +238,12 @@ def open_runs(argument: str, user: Any, params: Mapping[str, str]) -> RunList | 
 
 
 def open_flow(argument: str, user: Any, params: Mapping[str, str]) -> RunList | None:
-    flow_id = _int(argument)
+    flow_id = int_param(argument)
     flow = selectors.flow_by_id(flow_id=flow_id) if flow_id is not None else None
     if flow is None:
         return None
     return RunList(
         group=f"flow.{flow.id}", user=user, flow=flow, **_list_params(params, pages.RUNS_PER_PAGE)
-    )
-
-
-# --- approvals ----------------------------------------------------------------------------------
-
-
-class InboxBadge:
-    """The navigation badge: what waits on this user, recounted when an approval changes.
-    Every approval lands here: paced."""
-
-    group = "inbox"
-    min_interval = live.BURST_WINDOW
-
-    def __init__(self, *, user: Any) -> None:
-        self.user = user
-
-    def sync(self) -> list[str]:
-        return [_render("base.html#approvals_badge", inbox.badge_context(user=self.user))]
-
-    def render(self, events: Events) -> list[str]:
-        return self.sync() if _ids(events, "approval.changed", "approval_id") else []
-
-
-def open_inbox(argument: str, user: Any, params: Mapping[str, str]) -> InboxBadge | None:
-    return None if argument else InboxBadge(user=user)
-
-
-def rows_version(approval_ids: Sequence[int]) -> str:
-    """A short fingerprint of the rows a page shows, so a socket opening right after the page
-    rendered can tell whether the list changed in between."""
-    return hashlib.sha256(",".join(map(str, approval_ids)).encode()).hexdigest()[:12]
-
-
-class InboxPage:
-    """The inbox list of one user with the page's filters: a new approval the user may see is
-    inserted at its place in the deadline order, one decided (or moved away from the user) is
-    removed, a changed one is redrawn. The detail pane refreshes itself when its row changes
-    (``static/js/inbox.js``). Every approval lands here: paced."""
-
-    group = "inbox"
-    min_interval = live.BURST_WINDOW
-
-    def __init__(self, *, user: Any, filters: InboxFilters, open_id: int | None, version: str):
-        self.user = user
-        self.filters = filters
-        self.open_id = open_id
-        self.version = version
-        self.rows: dict[int, tuple[Any, ...]] = {}
-
-    def _all(self) -> list[str]:
-        context = inbox.inbox_rows_context(
-            user=self.user, filters=self.filters, open_id=self.open_id
-        )
-        self.rows = {row.approval.id: inbox_sort_key(row.approval) for row in context["rows"]}
-        return [_render(f"{INBOX}#inbox_rows", context)]
-
-    def sync(self) -> list[str]:
-        parts = self._all()
-        if rows_version(list(self.rows)) == self.version:
-            return []  # the page already shows exactly these rows
-        return parts
-
-    def render(self, events: Events) -> list[str]:
-        parts: list[str] = []
-        for approval_id in _ids(events, "approval.changed", "approval_id"):
-            approval = approval_selectors.approval_get(approval_id=approval_id)
-            visible = (
-                approval is not None
-                and approval.status == "pending"
-                and approval_selectors.inbox_matches(approval, user=self.user, filters=self.filters)
-            )
-            if approval_id in self.rows:
-                key = self.rows.pop(approval_id)
-                if not visible:
-                    parts.append(_delete(f"inbox-row-{approval_id}", tag="li"))
-                    continue
-                assert approval is not None
-                if inbox_sort_key(approval) == key:
-                    self.rows[approval_id] = key
-                    context = inbox.inbox_row_context(
-                        approval, user=self.user, filters=self.filters
-                    )
-                    parts.append(_render(f"{INBOX}#inbox_row", context))
-                    continue
-                parts.append(_delete(f"inbox-row-{approval_id}", tag="li"))
-            if visible:
-                assert approval is not None
-                if not self.rows:
-                    return self._all()  # replaces the empty-inbox line
-                parts.append(self._insert(approval))
-        if not self.rows and parts:
-            return self._all()  # the last row went: show the empty-inbox line
-        return parts
-
-    def _insert(self, approval: Any) -> str:
-        key = inbox_sort_key(approval)
-        later = [(other, row_id) for row_id, other in self.rows.items() if other > key]
-        self.rows[approval.id] = key
-        context = inbox.inbox_row_context(approval, user=self.user, filters=self.filters)
-        row = _render(f"{INBOX}#inbox_row", context, oob=False)
-        if later:
-            return _insert(f"#inbox-row-{min(later)[1]}", row, wrapper="ul", where="beforebegin")
-        return _insert("#inbox-rows", row, wrapper="ul")
-
-
-def open_approvals(argument: str, user: Any, params: Mapping[str, str]) -> InboxPage | None:
-    if argument:
-        return None
-    return InboxPage(
-        user=user,
-        filters=InboxFilters.parse(params, user=user),
-        open_id=_int(params.get("open")),
-        version=str(params.get("v") or ""),
     )
 
 
@@ -371,15 +262,15 @@ class FlowsHome:
     def sync(self) -> list[str]:
         flows = list(selectors.flow_overview_list())
         context = {"flows": flows, **pages.flow_row_context(None, user=self.user)}
-        return [_render(f"{FLOW_LIST}#flow_rows", context)]
+        return [fragment(f"{FLOW_LIST}#flow_rows", context)]
 
     def render(self, events: Events) -> list[str]:
         parts: list[str] = []
-        for flow_id in _ids(events, "run.changed", "flow_id"):
+        for flow_id in event_ids(events, "run.changed", "flow_id"):
             flow = selectors.flow_overview_get(flow_id=flow_id)
             if flow is not None:
                 context = pages.flow_row_context(flow, user=self.user)
-                parts.append(_render(f"{FLOW_LIST}#flow_row", context))
+                parts.append(fragment(f"{FLOW_LIST}#flow_row", context))
         return parts
 
 
@@ -403,7 +294,7 @@ class ControlRoomHome:
 
     def sync(self) -> list[str]:
         context = home.home_context(user=self.user)
-        return [_render(f"{HOME}#{name}", context) for name in ("counters", "health", "stuck")]
+        return [fragment(f"{HOME}#{name}", context) for name in ("counters", "health", "stuck")]
 
     def render(self, events: Events) -> list[str]:
         return self.sync() if events else []
@@ -417,7 +308,5 @@ def register_topics() -> None:
     live.register("run", open_run)
     live.register("runs", open_runs)
     live.register("flow", open_flow)
-    live.register("inbox", open_inbox)
-    live.register("approvals", open_approvals)
     live.register("flows", open_flows)
     live.register("home", open_home)

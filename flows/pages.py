@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from controlroom.roles import Capability, can
 from flows import graph as graphs
-from flows import layout, selectors
+from flows import layout, scopes, selectors
 from flows.launch import launch_checklist
 from flows.models import Flow, FlowVersion, Run, Step
 from flows.states import RUN_TERMINAL, RunStatus, StepStatus
@@ -156,7 +156,7 @@ def scope_label(scope: str) -> str:
     labels = []
     for part in scope.split("/") if scope else []:
         name, _, number = part.partition("#")
-        if name.startswith(graphs.ROUND_PREFIX):
+        if name.startswith(scopes.ROUND_PREFIX):
             if number != "0":
                 labels.append(f"{name[1:]}: draft {int(number) + 1}")
         else:

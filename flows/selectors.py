@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, Min, OuterRef, QuerySet, Subquery
 
 from agents.models import OutboxMessage
-from flows.models import Approval, Flow, FlowVersion, Run, RunEvent, Step
+from flows.models import Flow, FlowVersion, Run, RunEvent, Step
 from flows.states import RUN_ACTIVE, RunStatus, StepStatus
 
 
@@ -144,53 +144,6 @@ def node_progress(*, run: Run) -> tuple[dict[str, str], dict[str, int]]:
         states[node_id] = status
         counts[node_id] = counts.get(node_id, 0) + 1
     return states, counts
-
-
-def approval_list(*, status: str | None = None) -> QuerySet[Approval]:
-    approvals = Approval.objects.select_related(
-        "run", "run__flow", "step", "decided_by", "assignee_user"
-    )
-    if status:
-        approvals = approvals.filter(status=status)
-    return approvals
-
-
-def approval_dict(approval: Approval) -> dict[str, Any]:
-    return {
-        "id": approval.id,
-        "run_id": str(approval.run_id),
-        "flow": approval.run.flow.slug,
-        "node_id": approval.step.node_id,
-        "source": approval.source,
-        "status": approval.status,
-        "title": approval.title,
-        "instructions": approval.instructions,
-        "draft": approval.draft,
-        "reason": approval.reason,
-        "assignee_role": approval.assignee_role,
-        "shown_hash": approval.shown_hash,
-        "deadline_at": approval.deadline_at.isoformat() if approval.deadline_at else None,
-        "decision_output": approval.decision_output,
-        "decision_reason": approval.decision_reason,
-        "decided_by": approval.decided_by.username if approval.decided_by else None,
-        "decided_at": approval.decided_at.isoformat() if approval.decided_at else None,
-        "created_at": approval.created_at.isoformat(),
-        "agent": approval.agent,
-        "round": approval.round,
-        "assignee_user": approval.assignee_user.get_username() if approval.assignee_user else None,
-        "on_deadline": approval.on_deadline,
-        "escalated_at": _iso(approval.escalated_at),
-        "first_opened_at": _iso(approval.first_opened_at),
-        "resolution": approval.resolution,
-        "edit_distance": approval.edit_distance,
-        "sampled": approval.sampled,
-        "review_ms": approval.review_ms,
-        "review_source": approval.review_source,
-    }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
 
 
 ACTIVE_RUN_STATES = [

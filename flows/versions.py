@@ -15,6 +15,7 @@ from agents.audit import audit_record
 from agents.models import Agent
 from agents.runtime import agent_spec_from_model
 from flows.document import InvalidDocument, Problem, document_problems
+from flows.engine.nodes import REGISTRY
 from flows.guardrails.document import policy_slug_clashes
 from flows.launch import NotLaunchable, launch_check
 from flows.models import Flow, FlowVersion
@@ -39,9 +40,9 @@ def document_check(document: Any) -> None:
 def freeze_agents(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The agents a document uses, as they are now: inline definitions win over the table."""
     used = {
-        (node.get("config") or {}).get("agent")
+        slug
         for node in document["nodes"]
-        if node["type"] == "agent"
+        for slug in REGISTRY[node["type"]].agent_refs(node.get("config") or {})
     }
     frozen = {
         agent.slug: agent_spec_from_model(agent)

@@ -47,6 +47,53 @@ def approval_get(*, approval_id: int) -> Approval | None:
     return approval_base().filter(id=approval_id).first()
 
 
+def approval_list(*, status: str | None = None) -> QuerySet[Approval]:
+    """Every approval, or those in ``status``, read as ``approval_base`` does."""
+    approvals = approval_base()
+    if status:
+        approvals = approvals.filter(status=status)
+    return approvals
+
+
+def approval_dict(approval: Approval) -> dict[str, Any]:
+    """One approval as the API answers it (``ApprovalOut``); read it with ``approval_base``."""
+    return {
+        "id": approval.id,
+        "run_id": str(approval.run_id),
+        "flow": approval.run.flow.slug,
+        "node_id": approval.step.node_id,
+        "source": approval.source,
+        "status": approval.status,
+        "title": approval.title,
+        "instructions": approval.instructions,
+        "draft": approval.draft,
+        "reason": approval.reason,
+        "assignee_role": approval.assignee_role,
+        "shown_hash": approval.shown_hash,
+        "deadline_at": approval.deadline_at.isoformat() if approval.deadline_at else None,
+        "decision_output": approval.decision_output,
+        "decision_reason": approval.decision_reason,
+        "decided_by": approval.decided_by.username if approval.decided_by else None,
+        "decided_at": approval.decided_at.isoformat() if approval.decided_at else None,
+        "created_at": approval.created_at.isoformat(),
+        "agent": approval.agent,
+        "round": approval.round,
+        "assignee_user": approval.assignee_user.get_username() if approval.assignee_user else None,
+        "on_deadline": approval.on_deadline,
+        "escalated_at": _iso(approval.escalated_at),
+        "first_opened_at": _iso(approval.first_opened_at),
+        "resolution": approval.resolution,
+        "edit_distance": approval.edit_distance,
+        "sampled": approval.sampled,
+        "review_ms": approval.review_ms,
+        "review_source": approval.review_source,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
 @dataclass(frozen=True)
 class InboxFilters:
     """What the inbox shows: ``scope`` "mine" (what I may decide) or "all" pending; the rest
@@ -353,7 +400,6 @@ def approval_nodes(flow: Flow) -> list[tuple[str, str, dict[str, Any]]]:
 def approval_detail_dict(approval: Approval, *, user: Any) -> dict[str, Any]:
     """The API's view of one approval: the row, whether ``user`` may decide it, how many
     send-backs are left, the run's input, the steps before it and its history."""
-    from flows import selectors as flow_selectors
     from flows.approvals.access import may_decide
     from flows.engine.nodes.approval import max_send_backs
 
@@ -365,7 +411,7 @@ def approval_detail_dict(approval: Approval, *, user: Any) -> dict[str, Any]:
         )
     pending = approval.status == ApprovalStatus.PENDING
     return {
-        **flow_selectors.approval_dict(approval),
+        **approval_dict(approval),
         "may_decide": pending and may_decide(user, approval),
         "send_backs_left": max(0, max_send_backs(config) - approval.round),
         "run_input": approval.run.input,

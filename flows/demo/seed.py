@@ -36,15 +36,15 @@ from agents.models import OutboxMessage
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
 from controlroom.startup import startup_stamp_matches, startup_stamp_record
-from flows.approvals import ApprovalError, Decision, approval_decide, approval_open
+from flows.approvals.decisions import ApprovalError, Decision, approval_decide, approval_open
 from flows.approvals.review import API
 from flows.demo import DEMO_DIR, REMOVED_STAMP
 from flows.demo.clock import SimulatedClock, simulated
-from flows.engine import reconciler, runner, runs
+from flows.engine import nodes, reconciler, runner, runs
 from flows.engine.scheduler import publish_deferred
 from flows.models import Approval, Flow, Run, Step
-from flows.outcomes import outcome_record
 from flows.states import RUN_TERMINAL
+from flows.triggers.outcomes import outcome_record
 
 SEED_STAMP = "demo-seed"
 SEED_VERSION = "1"
@@ -227,7 +227,11 @@ class _Seeder:
                 self._decide(approval, clock)
                 continue
             due = (
-                Step.objects.filter(run_id__in=family, status="waiting", node_type="wait")
+                Step.objects.filter(
+                    run_id__in=family,
+                    status="waiting",
+                    node_type__in=nodes.waking_at_due_time(),
+                )
                 .exclude(due_at=None)
                 .order_by("due_at")
                 .values_list("due_at", flat=True)

@@ -141,23 +141,13 @@ def _reusable(advance: Advance, node_id: str, scope: str) -> Step | None:
     rejection that no edge continued (what failed the original run) is asked again."""
     if not advance.run.retry_of_id:
         return None
-    return (
-        Step.objects.filter(
-            run_id=advance.run.retry_of_id,
-            node_id=node_id,
-            scope=scope,
-            status=StepStatus.SUCCEEDED,
-        )
-        .exclude(node_type__in=["map"])  # a map is re-gathered from its (reused) items
-        .exclude(node_type="approval", output__decision="rejected", taken=[])
-        .first()
-    )
+    found = Step.objects.filter(
+        run_id=advance.run.retry_of_id, node_id=node_id, scope=scope, status=StepStatus.SUCCEEDED
+    ).first()
+    if found is None or not REGISTRY[found.node_type].reusable_in_retry(found.output, found.taken):
+        return None
+    return found
 
 
 def _queued_input(advance: Advance, node_type: str, config: dict[str, Any]) -> dict[str, Any]:
-    if node_type != "agent":
-        return {}
-    # The agent's turn in the run (``call_number``) is counted when the step is claimed.
-    slug = str(config.get("agent", ""))
-    spec = (advance.run.version.frozen_agents or {}).get(slug)
-    return {"agent": slug, "agent_spec": spec}
+    return REGISTRY[node_type].queued_input(config, advance.run)

@@ -25,8 +25,7 @@ from agents.models import Policy
 from agents.policies import PolicySpec
 from flows.engine import context
 from flows.graph import row_key
-from flows.killswitch_models import KillSwitch
-from flows.models import FlowVersion, Run, Step
+from flows.models import FlowVersion, KillSwitch, Run, Step
 from flows.states import RunStatus, StepStatus
 
 CLAIMABLE_RUN_STATES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_APPROVAL)
@@ -64,7 +63,7 @@ WITH claimed AS (
           SELECT r.id FROM {Run._meta.db_table} AS r
           WHERE r.id = s.run_id AND r.status = ANY(%(claimable)s)
             -- The kill switch: nothing is claimed once the run's flow (or everything) is
-            -- switched off (``flows.killswitch.engaged_q`` says the same for querysets).
+            -- switched off (``flows.killswitch.selectors.engaged_q`` says the same for querysets).
             AND NOT EXISTS (
                 SELECT 1 FROM {KillSwitch._meta.db_table} AS k
                 WHERE k.active AND (k.flow_id IS NULL OR k.flow_id = r.flow_id)

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.graph import ROUND_PREFIX, item_index, iteration_of, round_of
 from flows.models import Run, Step
+from flows.scopes import ROUND_PREFIX, item_index, iteration_of, round_of
 from flows.states import StepStatus
 
 

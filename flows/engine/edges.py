@@ -8,9 +8,9 @@ see "all done") and start a join twice or never.
 
 A taken edge activates its target (through ``Advance.activate_later``), one not taken signals
 a dead path. A node with one input decides on its single signal; one with several records each
-signal as an ``EdgeSignal`` row and starts once enough have arrived — all of them, or what its
-join mode (all, any, first, vote) requires (``flows.engine.nodes.join.required_arrivals``) —
-or is skipped when every input is dead.
+signal as an ``EdgeSignal`` row and starts once enough have arrived — as many as its node type
+needs (``NodeType.arrivals_needed``: all of them, or what a join's mode requires) — or is
+skipped when every input is dead.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING
 
 from flows import graph as graphs
 from flows.engine import transitions, waits
-from flows.engine.nodes import REGISTRY
-from flows.engine.nodes.join import required_arrivals
 from flows.models import EdgeSignal, Step
 from flows.states import StepStatus
 
@@ -91,9 +89,7 @@ def _fan_in(advance: Advance, node_id: str, scope: str, source: str) -> None:
     source_of = {edge.index: edge.src for edge in incoming}
     arrived = [source_of[index] for index, taken in signals if taken and index in source_of]
     pending = len(incoming) - len(signals)
-    need = len(incoming)
-    if advance.graph.node_type(node_id) == "join":
-        need = required_arrivals(advance.graph.config(node_id), len(incoming))
+    need = advance.graph.kind(node_id).arrivals_needed(advance.graph.config(node_id), len(incoming))
     if len(arrived) < need and pending > 0:
         return
     if arrived:
@@ -113,7 +109,7 @@ def _skip(advance: Advance, node_id: str, scope: str) -> None:
         node_type=advance.graph.node_type(node_id),
         scope=scope,
         idempotency_key=advance._idempotency_key(node_id, scope),
-        max_attempts=REGISTRY[advance.graph.node_type(node_id)].default_max_attempts,
+        max_attempts=advance.graph.kind(node_id).default_max_attempts,
         if_absent=True,
     )
     if step is None:

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from flows.engine import transitions, waits
+from flows.engine import nodes, transitions, waits
 from flows.engine.hooks import HOOKS
 from flows.engine.scheduler import Advance, enqueue_step
 from flows.models import Step
@@ -201,10 +201,12 @@ def run_requeue(*, run_id: Any, by: str = "") -> int:
 
 
 def fire_due_waits() -> int:
-    """Resume ``wait`` steps whose time has come."""
+    """Resume waiting steps whose time has come (of the node types that wake at a due time,
+    ``NodeType.wakes_at_due_time``: ``wait``)."""
     now = timezone.now()
+    timed = nodes.waking_at_due_time()
     due = list(
-        Step.objects.filter(status=StepStatus.WAITING, node_type="wait", due_at__lte=now)
+        Step.objects.filter(status=StepStatus.WAITING, node_type__in=timed, due_at__lte=now)
         .order_by("due_at")
         .values_list("id", "run_id")[:BATCH]
     )

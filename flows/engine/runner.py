@@ -117,11 +117,7 @@ def _execute_one(step_id: int, *, continued: bool = False) -> None:
     heartbeat = _Heartbeat(step.id, claim.attempt)
     graph = for_version(run.version_id, run.version.document)
     config = graph.config(step.node_id)
-    step_input = step.input
-    if step.node_type == "agent" and "call_number" not in step_input:
-        # The scripted provider's turn: earlier successful calls of this agent in the run.
-        calls = claim.agent_calls.get(str(config.get("agent", "")), 0)
-        step_input = {**step_input, "call_number": calls}
+    step_input = node_type.claimed_input(step.input, config, claim.agent_calls)
     outputs = claim.outputs if claim.outputs is not None else context.Outputs.load(run.id)
     ctx = NodeContext(
         node_id=step.node_id,

@@ -174,24 +174,18 @@ class Advance:
         """Finish ``step`` with ``done`` and follow its edges. With ``attempt``, only while the
         step still runs at that attempt (a worker's fence); False when it does not. With
         ``usage_added``, the run's totals already hold the step's usage (``open(usage=…)``)."""
-        node_type = REGISTRY[step.node_type]
-        taken = done.taken
-        if taken is None:
-            # Without conditions on its edges, no context (and no read of the run's outputs).
-            taken = node_type.unconditional_edges(self.graph.out_edges.get(step.node_id, []))
-        if taken is None:
-            try:
-                taken = node_type.select_edges(self.node_context(step), done.output)
-            except StepError as exc:
-                return self.fail_step(
-                    step,
-                    exc.message,
-                    exc.error_class,
-                    attempt=attempt,
-                    usage=done.usage,
-                    details=done.details,
-                    usage_added=usage_added,
-                )
+        try:
+            taken = self._taken(step, done)
+        except StepError as exc:
+            return self.fail_step(
+                step,
+                exc.message,
+                exc.error_class,
+                attempt=attempt,
+                usage=done.usage,
+                details=done.details,
+                usage_added=usage_added,
+            )
         usage = done.usage
         extra: dict[str, Any] = {"input": {**step.input, **done.details}} if done.details else {}
         moved = transitions.step_move(
@@ -212,13 +206,31 @@ class Advance:
             self._add_usage(usage.tokens_in, usage.tokens_out, usage.cost)
         if self._outputs is not None:  # else read when first needed, this one included
             self._outputs.add(step.node_id, step.scope, step.id, done.output)
+        self._follow(step, done, taken)
+        return True
+
+    def _taken(self, step: Step, done: Done) -> list[int]:
+        """The outgoing edges ``done`` takes: its own choice, else its node type's edge rule.
+        Raises ``StepError`` when a condition cannot be evaluated."""
+        if done.taken is not None:
+            return done.taken
+        node_type = REGISTRY[step.node_type]
+        # Without conditions on its edges, no context (and no read of the run's outputs).
+        taken = node_type.unconditional_edges(self.graph.out_edges.get(step.node_id, []))
+        if taken is None:
+            taken = node_type.select_edges(self.node_context(step), done.output)
+        return taken
+
+    def _follow(self, step: Step, done: Done, taken: list[int]) -> None:
+        """After ``step`` succeeded: end the run, or signal its edges (and start a send-back
+        round again)."""
         if done.ends_run:
             self.finish(RunStatus.SUCCEEDED, output=done.output)
-            return True
+            return
         if done.rejected is not None:
             # A rejection no edge continues ends the run (``flows.engine.nodes.approval``).
             self.finish(RunStatus.FAILED, error=done.rejected, error_class=ErrorClass.REJECTED)
-            return True
+            return
         silent = done.silent
         if done.send_back_to is not None:
             # The approval runs again in the next round: its error edges wait for that one.
@@ -230,7 +242,6 @@ class Advance:
             scope = self.graph.send_back_scope(step.scope, step.node_id)
             head = self.graph.round_head[step.node_id]
             self._work.append(Activation(head, scope, previous_node=step.node_id))
-        return True
 
     def _add_usage(self, tokens_in: int, tokens_out: int, cost: Any) -> None:
         self.run.tokens_in += tokens_in
@@ -288,11 +299,8 @@ class Advance:
         if self.run.status == RunStatus.PAUSED:
             return
         busy = any(status != StepStatus.WAITING for status, _ in active)
-        # Agent and tool steps wait only on a person (a policy parked them); a join only on a
-        # person breaking a tied vote.
         awaiting_people = any(
-            status == StepStatus.WAITING
-            and node_type in {"approval", "loop", "agent", "tool", "join"}
+            status == StepStatus.WAITING and REGISTRY[node_type].waits_on_people
             for status, node_type in active
         )
         target = RunStatus.RUNNING if busy or not awaiting_people else RunStatus.WAITING_APPROVAL
@@ -302,9 +310,8 @@ class Advance:
         leaves = {
             node_id: entries[-1][2]
             for node_id, entries in self.outputs.by_node.items()
-            if self.graph.is_leaf(node_id)
-            and node_id not in self.graph.map_body
-            and self.graph.node_type(node_id) != "loop"
+            # (A loop node is never a leaf: its back edge leaves it.)
+            if self.graph.is_leaf(node_id) and node_id not in self.graph.map_body
         }
         if len(leaves) == 1:
             return next(iter(leaves.values()))

@@ -20,9 +20,9 @@ from flows.engine.hooks import HOOKS
 from flows.engine.inputs import prepare_input
 from flows.engine.nodes import REGISTRY
 from flows.engine.nodes.base import ApprovalRequest, StepError, Wait
-from flows.graph import map_item_scope, map_parent_scope
 from flows.guardrails.record import verdicts_link
 from flows.models import Approval, Flow, FlowVersion, Step
+from flows.scopes import map_item_scope, map_parent_scope
 from flows.states import STEP_TERMINAL, ApprovalStatus, StepStatus
 
 if TYPE_CHECKING:

@@ -4,9 +4,11 @@ runs recorded: their steps (with tokens and cost, prompts and outputs) and tool 
 Each run becomes the moments the orchestrator asks its policies, in order: before each step
 (limits), at the agent's model call (budgets, PII, agent turns; estimated at what it used),
 at each tool call (approvals, rate limits, quiet hours, tool scopes) and on the agent's answer
-(content rules, confidence). An agent's tool calls are its recorded ``ToolCall`` rows; a tool
-node's call is its node's ``args`` rendered again with the variables the step saw (the run's
-input and the outputs before it), as the engine rendered them. Steps reused from an earlier
+(content rules, confidence). Which steps call a model, and which call a tool of their own, is
+asked of their node types (``NodeType.calls_model``, ``NodeType.tool_call``). An agent's tool
+calls are its recorded ``ToolCall`` rows; a tool node's call is its node's ``args`` rendered
+again with the variables the step saw (the run's input and the outputs before it), as the
+engine rendered them. Steps reused from an earlier
 run and replayed tool calls made no new call, so they are not replayed again. Read-only: a few
 queries per period, no locks.
 """
@@ -24,8 +26,13 @@ from agents.policies.simulator import Period, ReplayEvent, ReplayRun, replay_sou
 from agents.runtime import to_text
 from controlroom import expressions
 from flows.engine import context
+from flows.engine.nodes import REGISTRY
+from flows.engine.nodes.base import NodeType
 from flows.models import Run, Step
 from flows.states import StepStatus
+
+#: A step of a node type no longer known replays as a plain step (no model, no own call).
+_PLAIN = NodeType()
 
 
 def _loop_iteration(scope: str) -> int:
@@ -65,20 +72,22 @@ class _RunFacts:
         nodes = (run.version.document or {}).get("nodes") or []
         self.configs = {n.get("id"): n.get("config") or {} for n in nodes if isinstance(n, dict)}
 
-    def _node_call(self, step: Step) -> tuple[str, dict[str, Any]] | None:
-        """A tool node's call as the engine made it, or None if it cannot be rebuilt."""
-        config = self.configs.get(step.node_id) or {}
-        if not config.get("tool"):
+    def _node_call(self, step: Step, node_type: NodeType) -> tuple[str, dict[str, Any]] | None:
+        """The call a node makes itself (a tool node's), as the engine made it, or None if it
+        makes none or it cannot be rebuilt."""
+        call = node_type.tool_call(self.configs.get(step.node_id) or {})
+        if call is None or step.started_at is None:
             return None
+        name, template = call
         step_input = step.input if isinstance(step.input, dict) else {}
         variables = context.variables(
             run=self.run, scope=step.scope, outputs=self.outputs, step_input=step_input
         )
         try:
-            args = expressions.render_value(config.get("args") or {}, variables)
+            args = expressions.render_value(template, variables)
         except expressions.ExpressionError:
             return None
-        return (str(config["tool"]), args) if isinstance(args, dict) else None
+        return (name, args) if isinstance(args, dict) else None
 
     def facts(self, point: str, now: datetime, **fields: Any) -> Facts:
         started = self.run.started_at
@@ -102,8 +111,9 @@ class _RunFacts:
         self.events.append(ReplayEvent(activation, f"step {step.node_id}", step.id))
         spec = step.input.get("agent_spec") if isinstance(step.input, dict) else None
         spec = spec if isinstance(spec, dict) else {}
-        agent = str(spec.get("slug", "")) if step.node_type == "agent" else ""
-        if step.node_type == "agent" and step.started_at is not None:
+        node_type = REGISTRY.get(step.node_type, _PLAIN)
+        agent = str(spec.get("slug", "")) if node_type.calls_model else ""
+        if node_type.calls_model and step.started_at is not None:
             texts = [str(spec.get("instructions") or ""), str(step.input.get("prompt") or "")]
             turns = len({call.turn for call in calls}) + 1
             facts = self.facts(
@@ -127,7 +137,7 @@ class _RunFacts:
                 args=call.arguments if isinstance(call.arguments, dict) else {},
             )
             self.events.append(ReplayEvent(facts, f"tool call {call.tool} {where}", step.id))
-        node_call = self._node_call(step) if step.node_type == "tool" and step.started_at else None
+        node_call = self._node_call(step, node_type)
         if node_call is not None:
             name, args = node_call
             facts = self.facts(
@@ -135,7 +145,7 @@ class _RunFacts:
                 tool=name, category=_category(name, args), args=args,
             )  # fmt: skip
             self.events.append(ReplayEvent(facts, f"tool call {name} {where}", step.id))
-        if step.node_type == "agent" and step.output is not None:
+        if node_type.calls_model and step.output is not None:
             facts = self.facts(
                 "output",
                 step.finished_at or step.started_at or step.created_at,

@@ -2,7 +2,9 @@
 
 Modules: ``models`` (facts and rollup rows), ``facts`` (recording facts on the engine's hot
 path), ``rollups`` (folding facts into per-day rollups, reading them back), ``metrics`` (the ROI
-arithmetic and percentiles), ``selectors`` (dashboards, leaderboard, bottlenecks, totals).
+arithmetic and percentiles), ``sums`` (measures summed over cells), ``totals`` (headline
+numbers of a period), ``selectors`` (dashboards, leaderboard, bottlenecks), ``export`` (CSV
+and JSON of a dashboard), ``api`` and ``views`` (the JSON API and the pages).
 The package's public entry point for other parts of the app is ``period_totals``.
 """
 
@@ -20,7 +22,7 @@ def period_totals(*, since: datetime, until: datetime, flow: Flow | None = None)
     flow or all: runs, in_flight, succeeded, failed, cancelled, cost (Decimal, model + tool),
     tokens, human_minutes, time_saved_minutes, money_saved, net_roi (Decimal), outcomes.
     Imported lazily: ``flows.models`` imports this package's models while it loads."""
-    from flows.roi.selectors import totals
+    from flows.roi.totals import totals
 
     return totals(since=since, until=until, flow=flow)
 

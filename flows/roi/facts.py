@@ -21,6 +21,7 @@ from typing import Any
 
 from agents.models import ToolCall
 from controlroom import batch
+from flows.engine.nodes import REGISTRY
 from flows.models import Approval, Outcome, Run, Step
 from flows.roi.models import BUCKET_BOUNDS_MS, MEASURES, Grain
 from flows.roi.sketch import sketch_key
@@ -116,8 +117,13 @@ def fact_step_finished(step: Step) -> None:
     facts = [(step.run_id, Grain.NODE, step.node_id, step.node_type, node)]
     if step.tokens_in or step.tokens_out or step.cost:
         facts += [(step.run_id, Grain.USAGE, *usage) for usage in step_usage_by_model(step)]
-    # Only an agent step that called tools (its recorded answer says so) has rows to read.
-    if step.node_type == "agent" and isinstance(step.input, dict) and step.input.get("tool_calls"):
+    # Only a model-calling (agent) step that called tools (its recorded answer says so) has
+    # rows to read.
+    if (
+        _calls_model(step.node_type)
+        and isinstance(step.input, dict)
+        and step.input.get("tool_calls")
+    ):
         calls: dict[str, dict[str, Any]] = {}
         for tool, cost in ToolCall.objects.filter(step_id=step.id).values_list("tool", "cost"):
             sums = calls.setdefault(tool, {"n": 0, "cost": Decimal(0)})
@@ -125,6 +131,13 @@ def fact_step_finished(step: Step) -> None:
             sums["cost"] += cost
         facts += [(step.run_id, Grain.TOOL, tool, "", sums) for tool, sums in calls.items()]
     _record(*facts)
+
+
+def _calls_model(node_type: str) -> bool:
+    """Whether steps of this node type call a model (``NodeType.calls_model``); False for a
+    type no longer known."""
+    known = REGISTRY.get(node_type)
+    return known is not None and known.calls_model
 
 
 def step_usage_by_model(step: Step) -> list[tuple[str, str, dict[str, Any]]]:

@@ -14,17 +14,14 @@ figure. Rollups
 folded before the sketch existed fall back to the old histogram's bucket interpolation,
 labelled ``bucket``. ``Dashboard.precision`` says which one the numbers are.
 
-Subflows: a subflow step bills its child run's tokens and cost as its own usage (model label
-``subflow:<child flow slug>``, ``flows.engine.nodes.subflow``), so a parent run's and its
-flow's cost and tokens include its children's (and theirs). A child's flow counts the same
-usage on its own dashboard; ``totals`` over every flow leaves the subflow lines out so the
-same money is not counted twice.
+Headline totals (``flows.roi.totals``) and the sums every number is made of
+(``flows.roi.sums``) have modules of their own.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,197 +29,19 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count
 
-from flows.models import Approval, Flow, FlowVersion, Run, Step
+from flows.models import Approval, Flow, FlowVersion, Step
 from flows.roi import metrics
-from flows.roi.models import BUCKET_FIELDS, MONEY_FIELDS, Grain
-from flows.roi.rollups import Cell, rollup_rows
-from flows.roi.sketch import PRECISION, Sketch, sketch_count, sketch_merge, sketch_quantile
-from flows.states import RUN_ACTIVE, ApprovalStatus, StepStatus
+from flows.roi.models import Grain
+from flows.roi.rollups import rollup_rows
+from flows.roi.sums import Slice, Sums
+from flows.roi.totals import flow_definition, in_flight
+from flows.states import ApprovalStatus, StepStatus
 
 PRESETS = (7, 30, 90)
 SLICE_GRAINS = frozenset({Grain.RUN, Grain.USAGE, Grain.TOOL, Grain.APPROVAL, Grain.OUTCOME})
 MAX_DAYS = 366
 EXACT_MAX_RUNS = 20_000
 EXACT_MAX_STEPS = 100_000
-EXACT = "exact"
-BUCKET = "bucket"
-SUBFLOW_MODEL = "subflow:"
-
-
-def flow_definition(flow: Flow) -> metrics.RoiDefinition:
-    """The ROI definition of the flow's live version (else its latest)."""
-    version = flow.live_version or flow.versions.order_by("-number").first()
-    document = version.document if version else {}
-    return metrics.RoiDefinition.parse((document or {}).get("roi"))
-
-
-class Sums:
-    """Measures summed over any number of cells (zero when there are none)."""
-
-    def __init__(self, cells: list[Cell] | None = None) -> None:
-        self.values: dict[str, Any] = defaultdict(int)
-        self.sketch: Sketch = {}
-        #: Exact quantiles (q -> ms) computed from raw rows, when the dashboard has them.
-        self.exact: dict[float, float | None] | None = None
-        for cell in cells or []:
-            self.add(cell)
-
-    def add(self, cell: Cell) -> None:
-        self.add_values(cell.values)
-
-    def add_values(self, values: dict[str, Any]) -> None:
-        mine = self.values
-        for name, value in values.items():
-            if name == "sketch":
-                sketch_merge(self.sketch, value or {})
-            elif value:
-                mine[name] += value
-
-    def __getitem__(self, name: str) -> Any:
-        return self.money(name) if name in MONEY_FIELDS else self.values[name]
-
-    def money(self, name: str) -> Decimal:
-        """The sum of the money measure ``name`` (one of ``MONEY_FIELDS``)."""
-        return Decimal(self.values[name])
-
-    @property
-    def buckets(self) -> list[int]:
-        return [self.values[name] for name in BUCKET_FIELDS]
-
-    @property
-    def precision(self) -> str:
-        """``exact`` (raw rows), ``±1 %`` (every duration is in the sketch) or ``bucket``."""
-        if self.exact is not None:
-            return EXACT
-        if sketch_count(self.sketch) >= self.values["durations"]:
-            return PRECISION
-        return BUCKET
-
-    def p(self, q: float) -> float | None:
-        """The ``q`` quantile of the durations in ms, at ``precision``."""
-        if self.exact is not None:
-            return self.exact.get(q)
-        if sketch_count(self.sketch) >= self.values["durations"]:
-            return sketch_quantile(self.sketch, q)
-        return metrics.percentile_ms(self.buckets, q)
-
-    def avg(self, total: str, count: str) -> float | None:
-        return metrics.ratio(self[total], self[count])
-
-
-@dataclass
-class Slice:
-    """Everything the value and volume numbers need, for one set of cells (a period, a day,
-    a version)."""
-
-    runs: Sums = field(default_factory=Sums)
-    usage: Sums = field(default_factory=Sums)
-    tools: Sums = field(default_factory=Sums)
-    approvals: Sums = field(default_factory=Sums)
-    outcomes: dict[str, Sums] = field(default_factory=lambda: defaultdict(Sums))
-
-    def add(self, cell: Cell) -> None:
-        self.add_values(cell.dims["grain"], cell.dims["key"], cell.values)
-
-    def add_values(self, grain: str, key: str, values: dict[str, Any]) -> None:
-        if grain == Grain.RUN:
-            self.runs.add_values(values)
-        elif grain == Grain.USAGE:
-            self.usage.add_values(values)
-        elif grain == Grain.TOOL:
-            self.tools.add_values(values)
-        elif grain == Grain.APPROVAL:
-            self.approvals.add_values(values)
-        elif grain == Grain.OUTCOME:
-            self.outcomes[key].add_values(values)
-
-    @property
-    def ai_cost(self) -> Decimal:
-        return self.usage.money("cost") + self.tools.money("cost")
-
-    def value(self, definition: metrics.RoiDefinition) -> metrics.Value:
-        return metrics.roi_value(
-            definition,
-            succeeded=self.runs["ok"],
-            outcome_runs={name: sums["ok"] for name, sums in self.outcomes.items()},
-            review_ms=self.approvals["review_ms"],
-            ai_cost=self.ai_cost,
-        )
-
-
-def _day_bounds(since: datetime | date, until: datetime | date) -> tuple[date, date]:
-    """UTC days covering ``[since, until)`` for datetimes; dates are taken as inclusive."""
-    if isinstance(since, datetime):
-        since = since.astimezone(UTC).date()
-    if isinstance(until, datetime):
-        until = (until.astimezone(UTC) - timedelta(microseconds=1)).date()
-    return since, until
-
-
-def totals(
-    *, since: datetime | date, until: datetime | date, flow: Flow | None = None
-) -> dict[str, Any]:
-    """Headline numbers (the contract of ``flows.roi.period_totals``). Over every flow, a
-    subflow step's usage is left out (its child run's flow counts it), so no cost counts
-    twice; for one flow it is part of that flow's cost."""
-    first, last = _day_bounds(since, until)
-    flows = [flow] if flow is not None else list(Flow.objects.select_related("live_version"))
-    definitions = {one.id: flow_definition(one) for one in flows}
-    slices: dict[int, Slice] = defaultdict(Slice)
-    for cell in rollup_rows(
-        since=first,
-        until=last,
-        flow_id=flow.id if flow is not None else None,
-        by=("flow_id", "grain", "key", "key2"),
-        grains=(Grain.RUN, Grain.USAGE, Grain.TOOL, Grain.APPROVAL, Grain.OUTCOME),
-    ):
-        if flow is None and _subflow_usage(cell):
-            continue  # counted on the child flow's own runs
-        slices[cell.dims["flow_id"]].add(cell)
-    result: dict[str, Any] = {
-        "runs": 0,
-        "succeeded": 0,
-        "failed": 0,
-        "cancelled": 0,
-        "cost": Decimal(0),
-        "tokens": 0,
-        "human_minutes": Decimal(0),
-        "time_saved_minutes": Decimal(0),
-        "money_saved": Decimal(0),
-        "net_roi": Decimal(0),
-        "outcomes": 0,
-    }
-    for flow_id, one in slices.items():
-        value = one.value(definitions.get(flow_id) or metrics.RoiDefinition.parse(None))
-        result["runs"] += one.runs["n"]
-        result["succeeded"] += one.runs["ok"]
-        result["failed"] += one.runs["failed"]
-        result["cancelled"] += one.runs["cancelled"]
-        result["cost"] += value.ai_cost
-        result["tokens"] += one.usage["tokens_in"] + one.usage["tokens_out"]
-        result["human_minutes"] += value.human_minutes
-        result["time_saved_minutes"] += value.time_saved_minutes
-        result["money_saved"] += value.money_saved
-        result["net_roi"] += value.net_roi
-        result["outcomes"] += sum(sums["n"] for sums in one.outcomes.values())
-    result["in_flight"] = _in_flight(first, last, flow)
-    result["runs"] += result["in_flight"]
-    return result
-
-
-def _subflow_usage(cell: Cell) -> bool:
-    """A subflow step's usage: its child run's, which the child's flow counts as well."""
-    return cell.dims["grain"] == Grain.USAGE and str(cell.dims["key2"]).startswith(SUBFLOW_MODEL)
-
-
-def _in_flight(first: date, last: date, flow: Flow | None) -> int:
-    """Runs started in the period that have not ended (live rows: the status index)."""
-    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
-    runs = Run.objects.filter(status__in=RUN_ACTIVE, created_at__gte=start, created_at__lt=end)
-    if flow is not None:
-        runs = runs.filter(flow=flow)
-    return runs.count()
 
 
 # --- the per-flow dashboard ------------------------------------------------------------------
@@ -412,7 +231,7 @@ def flow_dashboard(*, flow: Flow, since: date, until: date) -> Dashboard:
         definition=definition,
         total=total,
         value=total.value(definition),
-        in_flight=_in_flight(since, until, flow),
+        in_flight=in_flight(since, until, flow),
         days=days,
         versions=versions,
         agents=_usage_rows(keyed, by_model=False),

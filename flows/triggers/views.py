@@ -66,29 +66,29 @@ def form_trigger(request: HttpRequest, slug: str) -> HttpResponse:
         version = live.trigger_version_get(flow=flow)
     except live.NotLive as exc:
         page = {"flow": flow, "message": exc.message}
-        return render(request, "flows/triggers/form_not_live.html", page, status=exc.status)
+        return render(request, "triggers/form_not_live.html", page, status=exc.status)
     if (version.document.get("trigger") or {}).get("type") != "form":
         raise Http404("this flow has no public form")
     context: dict[str, Any] = {"flow": flow, "honeypot": forms.HONEYPOT}
     if request.method == "GET":
         schema = version.document.get("input_schema")
         return render(
-            request, "flows/triggers/form.html", {**context, "fields": forms.fields_for(schema)}
+            request, "triggers/form.html", {**context, "fields": forms.fields_for(schema)}
         )
     limit, window = settings.CONTROLROOM["FORM_RATE_LIMIT"]
     ip = request.META.get("REMOTE_ADDR", "unknown")
     retry_after = ratelimit.hit(f"form:{flow.slug}:{ip}", limit=limit, window=window)
     if retry_after is not None:
-        response = render(request, "flows/triggers/form_limited.html", context, status=429)
+        response = render(request, "triggers/form_limited.html", context, status=429)
         response["Retry-After"] = str(retry_after)
         return response
     if request.POST.get(forms.HONEYPOT):
         # A bot filled the field people cannot see: answer as if accepted, start nothing.
-        return render(request, "flows/triggers/form_thanks.html", context)
+        return render(request, "triggers/form_thanks.html", context)
     run, page = _submit(request, flow, version, public=True)
     if run is None:
-        return render(request, "flows/triggers/form.html", {**context, **page}, status=422)
-    return render(request, "flows/triggers/form_thanks.html", {**context, "reference": run.id})
+        return render(request, "triggers/form.html", {**context, **page}, status=422)
+    return render(request, "triggers/form_thanks.html", {**context, "reference": run.id})
 
 
 @login_required
@@ -104,10 +104,10 @@ def manual_start(request: HttpRequest, slug: str) -> HttpResponse:
         sample = version.document.get("sample_input") or {}
         return render(
             request,
-            "flows/triggers/manual_start.html",
+            "triggers/manual_start.html",
             {**context, "fields": forms.fields_for(schema, sample)},
         )
     run, page = _submit(request, flow, version, public=False)
     if run is None:
-        return render(request, "flows/triggers/manual_start.html", {**context, **page}, status=422)
+        return render(request, "triggers/manual_start.html", {**context, **page}, status=422)
     return redirect("run_detail", run_id=run.id)

@@ -1,16 +1,6 @@
-"""The flows app's HTML views: flows and runs (``runs``), the approvals inbox (``inbox``)."""
+"""The flows app's HTML views: flows and runs (``runs``), the home page (``home``). The approvals
+inbox and the kill switch have their own (``flows.approvals.views``, ``flows.killswitch.views``)."""
 
-from flows.views.inbox import (
-    approval_autonomy,
-    approval_bulk,
-    approval_decide,
-    approval_detail,
-    approval_diff,
-    approval_insights,
-    approval_list,
-    approval_reassign,
-    approval_seen,
-)
 from flows.views.runs import (
     flow_detail,
     flow_list,
@@ -23,15 +13,6 @@ from flows.views.runs import (
 )
 
 __all__ = [
-    "approval_autonomy",
-    "approval_bulk",
-    "approval_decide",
-    "approval_detail",
-    "approval_diff",
-    "approval_insights",
-    "approval_list",
-    "approval_reassign",
-    "approval_seen",
     "flow_detail",
     "flow_list",
     "flow_run_start",

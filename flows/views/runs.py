@@ -18,8 +18,10 @@ from django_htmx.http import HttpResponseClientRedirect
 from controlroom import jsondata
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability, can
-from flows import inbox, killswitch, pages, selectors
+from flows import pages, selectors
+from flows.approvals import pages as approval_pages
 from flows.engine import runs
+from flows.killswitch import selectors as killswitch_selectors
 from flows.models import Flow, Run
 from flows.states import ErrorClass, RunStatus
 
@@ -72,9 +74,9 @@ def _flow_page(request: HttpRequest, flow: Flow, **extra: Any) -> dict[str, Any]
         "can_operate": can(request.user, Capability.OPERATE),
         "show_flow": False,
         "live_url": pages.live_url(f"flow.{flow.id}", limit=pages.RECENT_RUNS),
-        **inbox.autonomy_context(flow, user=request.user),
+        **approval_pages.autonomy_context(flow, user=request.user),
         **pages.flow_launch_context(flow),
-        "switch": killswitch.state(flow=flow),
+        "switch": killswitch_selectors.state(flow=flow),
         **extra,
     }
 
@@ -160,7 +162,7 @@ def _run_page(request: HttpRequest, run: Run) -> dict[str, Any]:
         **pages.run_header_context(run, user=request.user),
         **pages.run_graph_context(run),
         **pages.timeline_context(run),
-        **inbox.run_approvals_context(run, user=request.user),
+        **approval_pages.run_approvals_context(run, user=request.user),
     }
 
 

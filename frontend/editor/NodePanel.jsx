@@ -5,7 +5,7 @@
 import { useState } from "react";
 import { ObjectFields } from "./SchemaForm.jsx";
 import { ToolArgs } from "./ToolArgs.jsx";
-import { NodePolicies } from "./Guardrails.jsx";
+import { NodePolicies } from "./StoredPolicies.jsx";
 
 // "/nodes/3/config/args/to" -> ["args", "to"] (JSON Pointer segments, unescaped); null for a
 // pointer outside the node's config.
@@ -39,7 +39,7 @@ function OnError({ value, readOnly, canContinue, onChange }) {
         {(canContinue || value === "continue") && <option value="continue">Continue with the error as output</option>}
       </select>
       <p id="node-on-error-note" className="field-note">
-        When this step fails for good (after its retries). An error edge from the node's red handle
+        When this step fails for good (after its retries). An error edge from the node&apos;s red handle
         takes the run elsewhere instead.
       </p>
     </div>

@@ -21,6 +21,7 @@ const MISSED = {
 
 function moment(iso, zone) {
   // The column heads name the zones.
+  /** @type {Intl.DateTimeFormatOptions} */
   const options = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
   try {
     return new Intl.DateTimeFormat(undefined, zone ? { ...options, timeZone: zone } : options).format(new Date(iso));
@@ -32,8 +33,9 @@ function moment(iso, zone) {
 // POST /api/triggers/schedule-preview a moment after typing stops; only the newest answer shows.
 function usePreview(api, cron, zone, enabled) {
   const [state, setState] = useState(null);
+  const active = Boolean(enabled && cron?.trim());
   useEffect(() => {
-    if (!enabled || !cron?.trim()) { setState(null); return undefined; }
+    if (!active) return undefined;
     let current = true;
     const timer = setTimeout(() => {
       api.schedulePreview({ cron, timezone: zone }).then(
@@ -42,8 +44,8 @@ function usePreview(api, cron, zone, enabled) {
       );
     }, 300);
     return () => { current = false; clearTimeout(timer); };
-  }, [api, cron, zone, enabled]);
-  return state;
+  }, [api, cron, zone, active]);
+  return active ? state : null;
 }
 
 function SchedulePreview({ state, zone }) {

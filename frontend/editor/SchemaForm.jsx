@@ -1,64 +1,36 @@
 // A form generated from a JSON Schema: a node type's config (GET /api/node-types) and a tool's
 // arguments (GET /api/tools, ToolArgs.jsx). One field per property, required ones first and
 // marked; the label is the property's ``title`` (else its name made readable), the help its
-// ``description``; enums are selects, booleans checkboxes, numbers number inputs, objects with
-// properties a group of fields (``flat``: a JSON box, as other objects and arrays are).
+// ``description``; enums are selects, booleans checkboxes, numbers number inputs, lists of enum
+// values checkboxes, lists of names comma-separated text, objects with properties a group of
+// fields (``flat``: objects and arrays are JSON boxes). The flow's guardrails (Guardrails.jsx)
+// use it for each policy kind's config (GET /api/policy-kinds).
 // ``problems`` are the validator's, ``{path: [segments], message}`` relative to the object the
 // form edits, each shown by the field it concerns.
-import { Fragment, useEffect, useId, useState } from "react";
-import { EnumSelect, JsonField, Preview, TemplateOrJson, isTemplate, readable } from "./fields.jsx";
+import { Fragment, useId, useState } from "react";
+import { ChoiceList, EnumSelect, JsonField, ListInput, Preview, TemplateOrJson, readable } from "./fields.jsx";
+import {
+  LONG_FORMATS, PLACEHOLDERS, fromText, kindOf, plainText, problemsUnder, typedOrTemplate,
+} from "./schema.js";
 
 export { PreviewContext, readable } from "./fields.jsx";
+export { problemsUnder } from "./schema.js";
 
-const LONG_FORMATS = new Set(["template", "condition"]);
-const PLACEHOLDERS = {
-  template: "Text; {{ input.name }} puts in a value",
-  condition: "e.g. steps.check.output.score >= 70",
-};
+/**
+ * @typedef {{path: string[], message: string}} FieldProblem
+ * @typedef {{name: string, schema: any, value: any, onChange: (value: any) => void, disabled?: boolean,
+ *   required?: boolean, problems: FieldProblem[]}} FieldProps what ``custom`` renderers get
+ */
 
-// The problems about property ``name``, relative to it.
-export function problemsUnder(problems, name) {
-  return problems.filter((p) => p.path[0] === name).map((p) => ({ ...p, path: p.path.slice(1) }));
-}
-
-function kindOf(schema, flat) {
-  if (schema.enum) return "enum";
-  const options = (schema.oneOf || []).map((o) => o.format);
-  if (options.includes("template") && options.includes("template-object")) return "templateOrJson";
-  if (schema.type === "boolean") return "boolean";
-  if (schema.type === "number" || schema.type === "integer") return "number";
-  if (schema.type === "string") {
-    return LONG_FORMATS.has(schema.format) || (schema.maxLength || 0) > 500 ? "long" : "text";
-  }
-  if (schema.type === "object" && schema.properties && !schema.format && !flat) return "object";
-  return "json";
-}
-
-// Back from a template to the field's own control: the text if it is a value of that kind.
-function fromText(schema, kind, value) {
-  if (typeof value !== "string" || isTemplate(value)) return typeof value === "string" ? undefined : value;
-  if (kind === "number") return value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : undefined;
-  if (kind === "boolean") return value === "true" ? true : value === "false" ? false : undefined;
-  if (kind === "enum") return schema.enum.find((v) => String(v) === value);
-  try {
-    return JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-}
-
-// ``{"oneOf": [{"type": "number", ...}, {"type": "string", "format": "template"}]}`` (a wait's
-// seconds): the typed option's control, which may switch to a template.
-function typedOrTemplate(schema) {
-  const options = schema.oneOf || [];
-  const typed = options.filter((o) => o.type && o.type !== "string" && o.type !== "object");
-  if (typed.length !== 1 || !options.some((o) => o.format === "template")) return null;
-  const { oneOf, ...rest } = schema;
-  return { ...typed[0], ...rest };
-}
-
-function Field({ name, schema: given, value, onChange, disabled, suggestions, required, problems, templates: any, flat, note, onRemove }) {
-  const id = useId();
+/**
+ * One property's field; its control is chosen by ``kindOf`` (schema.js). ``id``: the control's
+ * id (generated when not given).
+ * @param {FieldProps & {id?: string, suggestions?: string[], templates?: boolean, flat?: boolean,
+ *   note?: string, onRemove?: () => void}} props
+ */
+function Field({ id: givenId, name, schema: given, value, onChange, disabled, suggestions, required, problems, templates: any, flat, note, onRemove }) {
+  const generated = useId();
+  const id = givenId || generated;
   const union = typedOrTemplate(given);
   const schema = union || given;
   const templates = any || Boolean(union);
@@ -66,12 +38,12 @@ function Field({ name, schema: given, value, onChange, disabled, suggestions, re
   const kind = kindOf(schema, flat);
   // Every tool argument may be a template (the validator accepts one wherever a value goes):
   // fields whose own control cannot hold one switch to text.
-  const canTemplate = templates && !["text", "long", "templateOrJson", "object"].includes(kind);
+  const canTemplate = templates && !["text", "long", "templateOrJson", "object", "choices", "list"].includes(kind);
   const [chosen, setTemplated] = useState(false);
   // A string where the control takes another kind (a template, or text put in as raw JSON)
   // is shown as text, so nothing in the value is hidden.
   const templated = canTemplate && (chosen || (typeof value === "string" && !(schema.enum || []).includes(value)));
-  const hint = [schema.description, note].filter(Boolean).join(" ");
+  const hint = [plainText(schema.description), kind === "list" && "Comma-separated.", note].filter(Boolean).join(" ");
   const messages = problems.map((p) => p.message);
   const hintId = hint ? `${id}-hint` : undefined;
   const errorId = messages.length ? `${id}-problem` : undefined;
@@ -79,10 +51,11 @@ function Field({ name, schema: given, value, onChange, disabled, suggestions, re
   const mayPreview = templated || kind === "templateOrJson"
     || ((kind === "long" || kind === "text") && (LONG_FORMATS.has(schema.format) || templates));
   const describedBy = [hintId, errorId, mayPreview && previewId].filter(Boolean).join(" ") || undefined;
+  const invalid = messages.length > 0;
   const set = (v) => onChange(v === "" ? undefined : v);
   const a11y = {
-    id, disabled, "aria-describedby": describedBy, "aria-invalid": messages.length ? "true" : undefined,
-    "aria-required": required ? "true" : undefined,
+    id, disabled, "aria-describedby": describedBy, "aria-invalid": invalid || undefined,
+    "aria-required": required || undefined,
   };
   // The mark stays outside the label: the field's name is its title alone (aria-required says it).
   const label = (
@@ -97,17 +70,18 @@ function Field({ name, schema: given, value, onChange, disabled, suggestions, re
       {errorId && <span id={errorId} className="field-problem" data-problem-for={name}>{messages.join("; ")}</span>}
     </>
   );
-  if (kind === "object") {
+  if (kind === "object" || kind === "choices") {
+    const own = problems.filter((p) => !p.path.length || kind === "choices");
     return (
       <fieldset className="field-group" data-field={name} aria-describedby={describedBy}>
         <legend>{title}</legend>
         {hint && <p id={hintId} className="field-note">{hint}</p>}
-        <ObjectFields schema={schema} value={value || {}} disabled={disabled}
-          problems={problems.filter((p) => p.path.length)}
-          onChange={(v) => onChange(Object.keys(v).length ? v : undefined)} />
-        {problems.some((p) => !p.path.length) && (
-          <span id={errorId} className="field-problem">{problems.filter((p) => !p.path.length).map((p) => p.message).join("; ")}</span>
-        )}
+        {kind === "object" ? (
+          <ObjectFields schema={schema} value={value || {}} disabled={disabled} idPrefix={givenId}
+            problems={problems.filter((p) => p.path.length)}
+            onChange={(v) => onChange(Object.keys(v).length ? v : undefined)} />
+        ) : <ChoiceList options={schema.items.enum} value={value} disabled={disabled} onChange={onChange} />}
+        {own.length > 0 && <span id={errorId} className="field-problem">{own.map((p) => p.message).join("; ")}</span>}
       </fieldset>
     );
   }
@@ -147,6 +121,9 @@ function Field({ name, schema: given, value, onChange, disabled, suggestions, re
         max={schema.maximum} placeholder={schema.default !== undefined ? String(schema.default) : undefined} {...a11y}
         onChange={(e) => set(e.target.value === "" ? undefined : Number(e.target.value))} />
     );
+  } else if (kind === "list") {
+    control = <ListInput id={id} value={value} onChange={onChange} disabled={disabled} describedBy={describedBy}
+      invalid={invalid} required={required} />;
   } else if (kind === "long" || kind === "text") {
     const previewKind = schema.format === "condition" ? "condition" : "template";
     const previews = LONG_FORMATS.has(schema.format) || templates;
@@ -166,12 +143,12 @@ function Field({ name, schema: given, value, onChange, disabled, suggestions, re
       </>
     );
   } else if (kind === "templateOrJson") {
-    control = <TemplateOrJson id={id} value={value} onChange={onChange} disabled={disabled} describedBy={describedBy} invalid={messages.length > 0} />;
+    control = <TemplateOrJson id={id} value={value} onChange={onChange} disabled={disabled} describedBy={describedBy} invalid={invalid} />;
   } else {
-    control = <JsonField id={id} value={value} onChange={onChange} disabled={disabled} describedBy={describedBy} invalid={messages.length > 0} />;
+    control = <JsonField id={id} value={value} onChange={onChange} disabled={disabled} describedBy={describedBy} invalid={invalid} />;
   }
   return (
-    <div className="field" data-field={name} data-invalid={messages.length ? "true" : undefined}>
+    <div className="field" data-field={name} data-invalid={invalid ? "true" : undefined}>
       <div className="field-label-row">
         {label}
         {toggle}
@@ -186,12 +163,14 @@ function Field({ name, schema: given, value, onChange, disabled, suggestions, re
 }
 
 // The fields of ``advanced`` (and ``extra``, the node's failure choice) folded away, closed:
-// its summary says how many are set; a problem in one opens it.
+// its summary says how many are set; a problem in one opens it (a new problem opens it again).
 function Advanced({ note, set, problems, children }) {
-  const [open, setOpen] = useState(false);
-  useEffect(() => {
+  const [open, setOpen] = useState(problems > 0);
+  const [seenProblems, setSeenProblems] = useState(problems);
+  if (problems !== seenProblems) {
+    setSeenProblems(problems);
     if (problems > 0) setOpen(true);
-  }, [problems]);
+  }
   return (
     <details className="field-advanced" open={open} onToggle={(e) => setOpen(e.currentTarget.open)} data-set={set}>
       <summary>
@@ -205,12 +184,21 @@ function Advanced({ note, set, problems, children }) {
   );
 }
 
-// ``custom[name](props)`` renders that property itself (a tool call's arguments); ``showUnknown``
-// also lists keys the schema does not have (removable), so nothing in the value is hidden.
+/**
+ * The fields of an object schema. ``custom[name](props)`` renders that property itself (a tool
+ * call's arguments); ``showUnknown`` also lists keys the schema does not have (removable), so
+ * nothing in the value is hidden; ``idPrefix``: each control's id is ``<idPrefix>-<name>``
+ * (generated ids otherwise).
+ * @param {{schema: any, value: any, onChange: (value: any) => void, disabled?: boolean,
+ *   suggestions?: Record<string, string[]>, problems?: FieldProblem[], advanced?: string[],
+ *   advancedNote?: string, advancedExtra?: import("react").ReactNode, advancedExtraSet?: boolean,
+ *   custom?: Record<string, (props: FieldProps) => import("react").ReactNode>, templates?: boolean,
+ *   flat?: boolean, showUnknown?: boolean, unknownNote?: string, idPrefix?: string}} props
+ */
 export function ObjectFields({
   schema, value, onChange, disabled, suggestions = {}, problems = [], advanced = [], advancedNote,
   advancedExtra, advancedExtraSet = false, custom = {}, templates = false, flat = false, showUnknown = false,
-  unknownNote,
+  unknownNote, idPrefix,
 }) {
   const props = schema.properties || {};
   const required = new Set(schema.required || []);
@@ -228,7 +216,8 @@ export function ObjectFields({
       problems: problemsUnder(problems, name), onChange: (v) => put(name, v),
     };
     if (custom[name]) return <Fragment key={name}>{custom[name](common)}</Fragment>;
-    return <Field key={name} {...common} suggestions={suggestions[name]} templates={templates} flat={flat} {...extra} />;
+    return <Field key={name} id={idPrefix ? `${idPrefix}-${name}` : undefined} {...common}
+      suggestions={suggestions[name]} templates={templates} flat={flat} {...extra} />;
   };
   const unknown = showUnknown ? Object.keys(current).filter((k) => !(k in props)) : [];
   const later = advanced.filter((n) => n in props); // in the order the node type gives them

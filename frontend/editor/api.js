@@ -1,4 +1,15 @@
-// The JSON API and the websocket, as the browser's session (CSRF header on writes).
+// The JSON API as the browser's session (CSRF header on writes). The websocket is socket.js.
+
+/** An API error: the message of the answer's ``error``, and its ``details`` (``{pointer, message}``). */
+export class ApiError extends Error {
+  /** @param {string} message @param {any[]} details */
+  constructor(message, details) {
+    super(message);
+    this.details = details;
+  }
+}
+
+/** @param {{csrf: string}} boot */
 export function makeApi(boot) {
   // ``raw``: send ``body`` as it is with that content type (a YAML or JSON file's text).
   async function call(method, path, body, raw, extra = {}) {
@@ -13,9 +24,7 @@ export function makeApi(boot) {
     });
     const data = res.headers.get("content-type")?.includes("json") ? await res.json() : await res.text();
     if (!res.ok) {
-      const err = new Error(data?.error?.message || data?.detail || `HTTP ${res.status}`);
-      err.details = data?.error?.details || [];
-      throw err;
+      throw new ApiError(data?.error?.message || data?.detail || `HTTP ${res.status}`, data?.error?.details || []);
     }
     return data;
   }
@@ -32,6 +41,8 @@ export function makeApi(boot) {
     publish: (slug, version) => call("POST", `/flows/${slug}/publish`, { version }),
     runStart: (slug, version, input) => call("POST", `/flows/${slug}/runs`, { version, input }),
     run: (id) => call("GET", `/runs/${id}`),
+    // Runs filtered like the API's list (flow, status, version...), newest first.
+    runs: (filters) => call("GET", `/runs?${new URLSearchParams(filters)}`),
     flow: (slug) => call("GET", `/flows/${slug}`),
     exportVersion: (slug, version) => call("GET", `/flows/${slug}/export?version=${version}`),
     // What changed from saved version ``base`` to ``doc`` (the canvas), section by section.
@@ -52,28 +63,4 @@ export function makeApi(boot) {
     // Shows a secret's value again; the server records the reveal in the audit log.
     secretReveal: (slug, number) => call("POST", `/flows/${slug}/webhook-secrets/${number}/reveal`),
   };
-}
-
-// One JSON websocket subscribed to run.<id>; calls onEvent for step/run changes.
-export function followRun(runId, onEvent, onStatus) {
-  return followGroup(`run.${runId}`, onEvent, onStatus);
-}
-
-// One JSON websocket subscribed to ``group`` (run.<id>, flow.<id>...).
-export function followGroup(group, onEvent, onStatus) {
-  const proto = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${location.host}/ws/?format=json`);
-  ws.onopen = () => ws.send(JSON.stringify({ type: "subscribe", groups: [group] }));
-  ws.onmessage = (msg) => {
-    let event;
-    try {
-      event = JSON.parse(msg.data);
-    } catch {
-      return;
-    }
-    if (event.type === "subscribed") onStatus?.("live");
-    else if (event.type === "step.changed" || event.type === "run.changed") onEvent(event);
-  };
-  ws.onclose = () => onStatus?.("closed");
-  return () => ws.close();
 }

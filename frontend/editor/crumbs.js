@@ -1,11 +1,11 @@
-// The page around the island (templates/flows/editor.html) names a flow opened from the gallery
+// The page around the island (templates/editor/editor.html) names a flow opened from the gallery
 // "(not saved yet)": once its first version is saved the flow exists, and the breadcrumb and the
 // tab's title become those of any flow's editor (Flows / <name> / Editor).
 
 /** Rewrite the breadcrumb (``nav[data-editor-crumbs]``) for the saved flow ``slug``/``name``;
  * a no-op once it names a saved flow. */
 export function crumbsSaved({ slug, name }) {
-  const nav = document.querySelector("nav[data-editor-crumbs]");
+  const nav = /** @type {HTMLElement | null} */ (document.querySelector("nav[data-editor-crumbs]"));
   if (!nav || nav.dataset.saved === "true") return;
   const link = (href, text) => {
     const a = document.createElement("a");

@@ -24,8 +24,11 @@ export function sampleBody(sample) {
   return { body: "{}", ok: false };
 }
 
-// ``secret``: written into the command when the page knows it (just issued or revealed); else the
-// command reads it from $CONTROLROOM_WEBHOOK_SECRET and stops with a message if that is unset.
+/**
+ * ``secret``: written into the command when the page knows it (just issued or revealed); else the
+ * command reads it from $CONTROLROOM_WEBHOOK_SECRET and stops with a message if that is unset.
+ * @param {{url: string, body: string, secret?: string | null}} request
+ */
 export function signedCurl({ url, body, secret }) {
   const secretLine = secret
     ? `SECRET=${shellQuote(secret)}`

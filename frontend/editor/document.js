@@ -3,7 +3,7 @@
 
 export function docToGraph(doc) {
   const nodes = (doc.nodes || []).map((n, i) => toFlowNode(n, i));
-  const edges = (doc.edges || []).map((e, i) => toFlowEdge(e, i));
+  const edges = (doc.edges || []).map((e) => toFlowEdge(e));
   return { nodes, edges: markBackEdges(nodes, edges) };
 }
 
@@ -63,6 +63,21 @@ export function graphToDoc(meta, nodes, edges) {
       return out;
     }),
     edges: edges.map((e) => ({ from: e.source, to: e.target, ...(e.data?.extra || {}) })),
+  };
+}
+
+/**
+ * The document's two keys, from one serialisation per change: ``content``, the document as JSON
+ * without node positions (what the validator and a version diff answer: moving a node changes
+ * neither), and ``layout``, the nodes' positions. The document differs from a saved one when
+ * either key does.
+ * @param {{nodes?: {id: string, position?: {x: number, y: number}}[]}} doc
+ */
+export function documentKeys(doc) {
+  const nodes = doc.nodes || [];
+  return {
+    content: JSON.stringify({ ...doc, nodes: nodes.map(({ position: _position, ...n }) => n) }),
+    layout: nodes.map((n) => `${n.id}\u0000${n.position?.x ?? ""}\u0000${n.position?.y ?? ""}`).join("\u0001"),
   };
 }
 

@@ -1,45 +1,44 @@
 // The controls a generated form (SchemaForm.jsx) is made of besides plain inputs: the server's
-// preview of a template, a JSON box, and a box for "one template or a JSON object".
-import { createContext, useContext, useEffect, useRef, useState } from "react";
+// preview of a template, a JSON box, a box for "one template or a JSON object", a select of enum
+// values, checkboxes for a list of enum values and a comma-separated list of names.
+import { createContext, useContext, useEffect, useState } from "react";
+import { parseList } from "./schema.js";
+import { isTemplate } from "./template.js";
+
+export { isTemplate, readable } from "./template.js";
 
 // What template and condition fields preview against: ``{ run(kind, text) -> Promise<value> }``
 // built by the editor from the sample input and the last test run's step outputs.
+/** @type {import("react").Context<{run: (kind: string, text: string) => Promise<any>} | null>} */
 export const PreviewContext = createContext(null);
-
-// A property name as words: "max_attempts" -> "Max attempts", "sampleOneIn" -> "Sample one in".
-export function readable(name) {
-  const words = String(name).replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/[_\-.]+/g, " ").trim().toLowerCase();
-  return words ? words[0].toUpperCase() + words.slice(1) : String(name);
-}
-
-// As the engine sees it (agents/tools ``is_template``): text it renders, whose value is unknown
-// until the run.
-export function isTemplate(value) {
-  return typeof value === "string" && /{{|{%/.test(value);
-}
 
 function show(value) {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-// The field's value rendered by the server's sandboxed engine, a moment after typing stops.
+// The field's value rendered by the server's sandboxed engine, a moment after typing stops. While
+// the text changes the last answer stays shown; a field with nothing to preview shows none.
 export function Preview({ kind, text, id }) {
   const preview = useContext(PreviewContext);
-  const [state, setState] = useState(null);
+  const [answer, setAnswer] = useState(null);
+  const wanted = Boolean(preview) && typeof text === "string" && text !== "" && (kind !== "template" || isTemplate(text));
+  const [wasWanted, setWasWanted] = useState(wanted);
+  if (wanted !== wasWanted) {
+    setWasWanted(wanted);
+    if (!wanted) setAnswer(null);
+  }
   useEffect(() => {
-    if (!preview || typeof text !== "string" || !text || (kind === "template" && !isTemplate(text))) {
-      setState(null);
-      return undefined;
-    }
+    if (!wanted) return undefined;
     let live = true;
     const timer = setTimeout(() => {
       preview.run(kind, text).then(
-        (value) => live && setState({ ok: true, text: show(value) }),
-        (err) => live && setState({ ok: false, text: err.message }),
+        (value) => live && setAnswer({ ok: true, text: show(value) }),
+        (err) => live && setAnswer({ ok: false, text: err.message }),
       );
     }, 300);
     return () => { live = false; clearTimeout(timer); };
-  }, [preview, kind, text]);
+  }, [wanted, preview, kind, text]);
+  const state = wanted ? answer : null;
   if (!state) return null;
   return (
     <output id={id} className={`field-preview${state.ok ? "" : " is-error"}`} aria-live="polite"
@@ -50,31 +49,38 @@ export function Preview({ kind, text, id }) {
   );
 }
 
-// Text typed in a box that stands for ``value``: the box keeps what the user typed (an edit is
-// not reformatted under the cursor) and is rewritten only when the value changes from elsewhere
-// (undo, the form beside it). ``parse(text)`` gives ``{value}`` to pass on or ``{error}`` to
-// show; while the text is in error the last good value stays and ``onValidity`` hears why.
-function useTypedText(value, format, parse, onChange, onValidity) {
-  const [text, setText] = useState(() => format(value));
-  const [error, setError] = useState(null);
-  const key = JSON.stringify(value);
-  const emitted = useRef(key);
-  const report = (message) => {
-    setError(message);
-    onValidity?.(message);
-  };
+/**
+ * Text typed in a box that stands for ``value``: the box keeps what the user typed (an edit is
+ * not reformatted under the cursor) and is rewritten only when the value changes from elsewhere
+ * (undo, the form beside it). ``parse(text)`` gives ``{value}`` to pass on or ``{error}`` to
+ * show; while the text is in error the last good value stays and ``onValidity`` hears why (and
+ * hears null once it is good again).
+ * @param {any} value
+ * @param {(value: any) => string} format
+ * @param {(text: string) => {value?: any, error?: string}} parse
+ * @param {(value: any) => void} onChange
+ * @param {(error: string | null) => void} [onValidity]
+ */
+export function useTypedText(value, format, parse, onChange, onValidity) {
+  const key = JSON.stringify(value ?? null);
+  // ``key``: the value the text stands for (the last one it gave, or the one it was reset to).
+  const [draft, setDraft] = useState(() => ({ text: format(value), key }));
+  let text = draft.text;
+  if (draft.key !== key) {
+    text = format(value);
+    setDraft({ text, key });
+  }
+  const error = (text.trim() ? parse(text) : {}).error || null;
   useEffect(() => {
-    if (key === emitted.current) return;
-    emitted.current = key;
-    setText(format(value));
-    report(null);
-  }, [key]);
+    onValidity?.(error);
+  }, [error, onValidity]);
   const edit = (next) => {
-    setText(next);
     const result = next.trim() ? parse(next) : { value: undefined };
-    if (result.error) { report(result.error); return; }
-    report(null);
-    emitted.current = JSON.stringify(result.value);
+    if (result.error) {
+      setDraft({ text: next, key });
+      return;
+    }
+    setDraft({ text: next, key: JSON.stringify(result.value ?? null) });
     onChange(result.value);
   };
   return { text, error, edit };
@@ -91,7 +97,12 @@ function parseJson(text, validate) {
   return refused ? { error: refused } : { value };
 }
 
-// A JSON value typed as text; ``validate(value)`` may refuse a parsed value with a message.
+/**
+ * A JSON value typed as text; ``validate(value)`` may refuse a parsed value with a message.
+ * @param {{id: string, value: any, onChange: (value: any) => void, disabled?: boolean,
+ *   validate?: (value: any) => string | null, onValidity?: (error: string | null) => void, rows?: number,
+ *   describedBy?: string, invalid?: boolean}} props
+ */
 export function JsonField({ id, value, onChange, disabled, validate, onValidity, rows = 4, describedBy, invalid }) {
   const format = (v) => (v === undefined ? "" : JSON.stringify(v, null, 2));
   const { text, error, edit } = useTypedText(value, format, (t) => parseJson(t, validate), onChange, onValidity);
@@ -143,5 +154,40 @@ export function EnumSelect({ id, schema, value, set, ...rest }) {
       {schema.enum.map((v) => <option key={String(v)} value={String(v)}>{String(v)}</option>)}
       {value !== undefined && !listed && <option value={String(value)}>{String(value)} (not a choice)</option>}
     </select>
+  );
+}
+
+/**
+ * Names typed comma-separated (repeats dropped); an empty box is no value.
+ * @param {{id: string, value: any, onChange: (value: any) => void, disabled?: boolean,
+ *   describedBy?: string, invalid?: boolean, required?: boolean}} props
+ */
+export function ListInput({ id, value, onChange, disabled, describedBy, invalid, required }) {
+  const { text, edit } = useTypedText(value, (v) => (Array.isArray(v) ? v.join(", ") : ""), parseList, onChange);
+  return (
+    <input id={id} type="text" value={text} disabled={disabled} aria-describedby={describedBy}
+      aria-invalid={invalid || undefined} aria-required={required || undefined} onChange={(e) => edit(e.target.value)} />
+  );
+}
+
+/**
+ * Checkboxes for the values of ``options`` (kept in their order); none ticked is no value.
+ * @param {{options: any[], value: any, onChange: (value: any) => void, disabled?: boolean}} props
+ */
+export function ChoiceList({ options, value, onChange, disabled }) {
+  const chosen = new Set(Array.isArray(value) ? value : []);
+  return (
+    <div className="field-choices">
+      {options.map((option) => (
+        <label key={String(option)} className="field-choice">
+          <input type="checkbox" checked={chosen.has(option)} disabled={disabled}
+            onChange={(e) => {
+              const next = options.filter((o) => (o === option ? e.target.checked : chosen.has(o)));
+              onChange(next.length ? next : undefined);
+            }} />
+          {" "}{String(option)}
+        </label>
+      ))}
+    </div>
   );
 }

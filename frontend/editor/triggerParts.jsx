@@ -2,6 +2,8 @@
 // with its help line and the validator's problems beside it, a copy button, a JSON object box,
 // a comma-separated list box, and the saved flow's trigger facts from the API.
 import { useEffect, useState } from "react";
+import { useTypedText } from "./fields.jsx";
+import { parseList } from "./schema.js";
 
 // The validator's messages pinned at ``pointer`` or below it (``/trigger/status/0`` belongs to
 // ``/trigger/status``).
@@ -54,28 +56,6 @@ export function CopyButton({ text, label }) {
   );
 }
 
-// A text box whose parsed value goes into the document: typing keeps the text as written (a
-// half-typed value is not reformatted under the cursor), and a change made elsewhere (undo,
-// import) replaces the text unless it already says the same.
-function useDraft(value, show, parse) {
-  const [text, setText] = useState(() => show(value));
-  const [error, setError] = useState(null);
-  const key = JSON.stringify(value ?? null);
-  useEffect(() => {
-    setText((current) => {
-      const parsed = parse(current);
-      return !parsed.error && JSON.stringify(parsed.value ?? null) === key ? current : show(value);
-    });
-  }, [key]);
-  const change = (next, onChange) => {
-    setText(next);
-    const parsed = parse(next);
-    setError(parsed.error || null);
-    if (!parsed.error) onChange(parsed.value);
-  };
-  return { text, error, change };
-}
-
 function parseObject(text) {
   if (!text.trim()) return { value: undefined };
   let value;
@@ -88,31 +68,27 @@ function parseObject(text) {
   return { value };
 }
 
-// A JSON object typed as text; an empty box removes the field from the trigger.
+// A JSON object typed as text (kept as typed, fields.jsx ``useTypedText``); an empty box removes
+// the field from the trigger.
 export function JsonObjectField({ id, label, help, value, onChange, disabled, problems = [] }) {
-  const draft = useDraft(value, (v) => (v === undefined ? "" : JSON.stringify(v, null, 2)), parseObject);
+  const draft = useTypedText(value, (v) => (v === undefined ? "" : JSON.stringify(v, null, 2)), parseObject, onChange);
   return (
     <Field id={id} label={label} help={help} problems={[...(draft.error ? [draft.error] : []), ...problems]}
       control={(a11y) => (
         <textarea id={id} className="mono" rows={3} value={draft.text} disabled={disabled}
-          onChange={(e) => draft.change(e.target.value, onChange)} {...a11y} />
+          onChange={(e) => draft.edit(e.target.value)} {...a11y} />
       )} />
   );
 }
 
-function parseList(text) {
-  const items = [...new Set(text.split(",").map((s) => s.trim()).filter(Boolean))];
-  return { value: items.length ? items : undefined };
-}
-
 // A list of names typed comma-separated (duplicates dropped); an empty box removes the field.
 export function ListField({ id, label, help, value, onChange, disabled, problems = [], placeholder }) {
-  const draft = useDraft(value, (v) => (v || []).join(", "), parseList);
+  const draft = useTypedText(value, (v) => (v || []).join(", "), parseList, onChange);
   return (
     <Field id={id} label={label} help={help} problems={problems}
       control={(a11y) => (
         <input id={id} type="text" value={draft.text} placeholder={placeholder} disabled={disabled}
-          onChange={(e) => draft.change(e.target.value, onChange)} {...a11y} />
+          onChange={(e) => draft.edit(e.target.value)} {...a11y} />
       )} />
   );
 }
@@ -121,23 +97,28 @@ export function ListField({ id, label, help, value, onChange, disabled, problems
 // secrets), read again after each save or publish and on ``reload()``. Nothing before the first
 // save: the flow does not exist yet.
 export function useTriggerInfo(api, slug, saved, wanted) {
-  const [info, setInfo] = useState(null);
-  const [error, setError] = useState(null);
+  const [answer, setAnswer] = useState(null); // {info} or {error}
   const [asked, setAsked] = useState(0);
+  const active = Boolean(wanted && saved.version);
   useEffect(() => {
-    if (!wanted || !saved.version) { setInfo(null); return undefined; }
+    if (!active) return undefined;
     let current = true;
     api.trigger(slug).then(
-      (data) => { if (current) { setInfo(data); setError(null); } },
-      (e) => current && setError(`Could not load the trigger: ${e.message}`),
+      (data) => current && setAnswer({ info: data, error: null }),
+      (e) => current && setAnswer((a) => ({ info: a?.info ?? null, error: `Could not load the trigger: ${e.message}` })),
     );
     return () => { current = false; };
-  }, [api, slug, saved.version, saved.live, wanted, asked]);
-  return { info, error, reload: () => setAsked((n) => n + 1) };
+  }, [api, slug, saved.version, saved.live, active, asked]);
+  return {
+    info: active ? answer?.info ?? null : null,
+    error: active ? answer?.error ?? null : null,
+    reload: () => setAsked((n) => n + 1),
+  };
 }
 
 // A moment as the viewer reads it, in their own time zone (or ``zone``).
 export function when(iso, zone) {
+  /** @type {Intl.DateTimeFormatOptions} */
   const options = { dateStyle: "medium", timeStyle: "short", ...(zone ? { timeZone: zone } : {}) };
   try {
     return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));

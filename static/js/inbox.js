@@ -1,6 +1,6 @@
 /* The approvals inbox: keyboard shortcuts, bulk selection, filters that apply on change, and
  * keeping the detail pane honest while the list changes live. No inline scripts; loaded by
- * templates/flows/inbox.html only.
+ * templates/approvals/inbox.html only.
  *
  * Keys (ignored while typing in a field, and with Ctrl/Alt/Meta):
  *   j / k   open the next / previous approval      a   approve (with the edit, if any)

@@ -1,5 +1,5 @@
 /* Review time: how long the open approval was really reviewed (flows/approvals/review.py).
- * No inline scripts; loaded by templates/flows/inbox.html.
+ * No inline scripts; loaded by templates/approvals/inbox.html.
  *
  * While the inbox's detail pane shows an approval this person may decide (it carries
  * data-review-url), the time counts only when the page is visible, the window has focus and

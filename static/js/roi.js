@@ -1,4 +1,4 @@
-// ROI dashboard charts (templates/flows/roi.html). The numbers come from the page's
+// ROI dashboard charts (templates/roi/flow.html). The numbers come from the page's
 // json_script block; each chart has the same numbers in an accessible table beside it.
 (function () {
   "use strict";

@@ -4,9 +4,9 @@ plain full scan of that table (``SELECT count(*) FROM flows_step``) measured in 
 SYNTHETIC DATA: the rows come from the ROI benchmark's SQL seeding (``tests.support.roi_seed``),
 not from running flows, with the rollups the seeding builds. The scrape reads what only grows
 from the rollups (plus unfolded facts) and what is in flight through the status indexes
-(``flows.metrics``), so on a large table it must cost less than one plain scan of it. The home
-page reads indexed aggregates and the rollups; its time is reported beside them (compare it
-across sizes: it should not grow with the table).
+(``flows.engine_metrics``), so on a large table it must cost less than one plain scan of it.
+The home page reads indexed aggregates and the rollups; its time is reported beside them
+(compare it across sizes: it should not grow with the table).
 
 Sizes: ``BENCH_OBS_STEPS`` (comma-separated, default ``1000000``). Results are printed and
 appended to ``.data/bench/observability.md``.

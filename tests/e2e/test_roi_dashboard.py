@@ -13,9 +13,9 @@ from playwright.sync_api import Page, expect
 
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
-from flows.approvals import Decision, approval_decide
+from flows.approvals.decisions import Decision, approval_decide
 from flows.models import Approval
-from flows.outcomes import outcome_record
+from flows.triggers.outcomes import outcome_record
 from tests.e2e.test_inbox_live import PASSWORD, axe_violations, log_in
 from tests.support.approvals import parked, review_flow, shown
 from tests.support.stack import AsgiServer

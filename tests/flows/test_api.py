@@ -724,3 +724,19 @@ def test_create_only_never_gives_an_existing_flow_a_new_version(
     assert again.json()["error"]["code"] == "exists"
     assert again.json()["error"]["details"][0]["pointer"] == "/slug"
     assert designer.get("/api/flows/brief-writer").json()["versions"] == [1]
+
+
+def test_times_with_any_iso_offset_are_taken_as_their_instant(
+    api: Callable[[str], Client],
+) -> None:
+    """ISO 8601 allows offsets up to ±23:59, PostgreSQL's input ±15:59: the API converts to UTC
+    before querying (the fuzz test had a 500 for ``until=…+16:00``); naive times stay a 400."""
+    viewer = api("viewer")
+    far = viewer.get("/api/runs", {"until": "2000-01-01T00:00:00+23:48"})
+    assert far.status_code == 200, far.content
+    naive = viewer.get("/api/runs", {"since": "2026-11-21T09:00:00"})
+    assert naive.status_code == 400
+    assert "time zone" in naive.json()["error"]["message"]
+    edge = viewer.get("/api/runs", {"since": "0001-01-01T00:00:00+01:00"})
+    assert edge.status_code == 400
+    assert "out of range" in edge.json()["error"]["message"]

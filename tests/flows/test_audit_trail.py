@@ -14,9 +14,9 @@ from agents.audit import audit_seal, audit_verify
 from agents.models import AuditEvent
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
-from flows import killswitch
-from flows.approvals import Decision, approval_decide, approval_reassign
+from flows.approvals.decisions import Decision, approval_decide, approval_reassign
 from flows.engine.runs import run_start
+from flows.killswitch.pause import flow_pause, flow_resume
 from flows.models import RunEvent
 from flows.versions import flow_save, flow_version_publish
 from tests.support.approvals import cast, parked, review_flow, shown
@@ -139,8 +139,8 @@ def test_a_persons_decision_and_reassignment_are_decisions_naming_them(
 def test_a_run_paused_and_resumed_is_audited_as_transitions() -> None:
     flow, _ = flow_save(document=_doc("pausing"))
     run, _ = run_start(flow=flow, input={"email": "bo@example.com"})
-    killswitch.flow_pause(flow=flow, reason="check the prompt")
-    killswitch.flow_resume(flow=flow)
+    flow_pause(flow=flow, reason="check the prompt")
+    flow_resume(flow=flow)
     moves = list(
         AuditEvent.objects.filter(run_id=run.id, action="run.moved")
         .order_by("id")

@@ -15,7 +15,7 @@ from agents.models import Effect, MemoryEntry, OutboxMessage, Record, ToolCall
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
 from flows import demo as demo_module
-from flows.approvals import Decision, approval_decide
+from flows.approvals.decisions import Decision, approval_decide
 from flows.demo import demo_documents, demo_load
 from flows.engine import runs
 from flows.models import Approval, Flow, Step

@@ -13,7 +13,7 @@ import pytest
 
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
-from flows.approvals import Decision, approval_decide
+from flows.approvals.decisions import Decision, approval_decide
 from flows.demo import DEMO_DIR, demo_documents, demo_load
 from flows.engine import runs
 from flows.models import Approval, Run, Step

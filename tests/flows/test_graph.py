@@ -7,15 +7,8 @@ from typing import Any
 
 import pytest
 
-from flows.graph import (
-    Edge,
-    Graph,
-    build,
-    item_index,
-    iteration_of,
-    map_item_scope,
-    map_parent_scope,
-)
+from flows.graph import Edge, Graph, build
+from flows.scopes import item_index, iteration_of, map_item_scope, map_parent_scope
 
 
 def _node(node_id: str, node_type: str = "router", **config: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from agents.models import (
     Record,
     ToolCall,
 )
-from flows.approvals import Decision, approval_decide
+from flows.approvals.decisions import Decision, approval_decide
 from flows.engine import runs
 from flows.models import Approval, BudgetReservation, PolicyVerdict, Run, Step
 from tests.support.approvals import cast, shown

@@ -156,7 +156,7 @@ def test_ten_parallel_emails_to_one_contact_send_exactly_one(celery_worker_facto
 def test_an_approved_policy_gate_executes_once_on_real_workers(celery_worker: Any) -> None:
     from controlroom.accounts import user_ensure
     from controlroom.roles import Role
-    from flows.approvals import Decision, approval_decide
+    from flows.approvals.decisions import Decision, approval_decide
     from flows.models import Approval
 
     Policy.objects.create(

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from controlroom.accounts import token_issue
-from flows.approvals import ApprovalError, Decision, approval_decide
+from flows.approvals.decisions import ApprovalError, Decision, approval_decide
 from flows.models import Approval
 from tests.support.approvals import cast, parked, review_flow
 

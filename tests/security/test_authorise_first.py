@@ -46,6 +46,7 @@ PATH_VALUES = {
     "{slug}": "nope",
     "{name}": "nope",
     "{prefix}": "nope",
+    "{number}": "1",
 }
 
 

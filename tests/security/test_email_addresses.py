@@ -14,7 +14,7 @@ from pytest_django.fixtures import Settings
 
 from agents import outbox, tools
 from agents.models import Effect, OutboxMessage, Policy
-from flows.approvals import ApprovalError, Decision, approval_decide
+from flows.approvals.decisions import ApprovalError, Decision, approval_decide
 from flows.engine import runs
 from flows.models import Approval, Step
 from tests.support.approvals import cast

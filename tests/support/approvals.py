@@ -1,4 +1,4 @@
-"""The cast and flows the approval tests share (``tests/flows/approvals``, the inbox pages, the
+"""The cast and flows the approval tests share (``tests/approvals``: the domain, the inbox, the
 API): import ``cast`` into a test module (or a conftest) to use it as a fixture."""
 
 from __future__ import annotations

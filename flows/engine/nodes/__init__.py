@@ -1,4 +1,6 @@
-"""The node type registry. A new node type is a module here with a ``NODE`` instance."""
+"""The node type registry. A new node type is a module here with a ``NODE`` instance, added
+to the tuple below (``CONTRIBUTING.md``, "Add a node type"); the validator, the engine and
+``GET /api/node-types`` (the editor's palette) know it from here."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from flows.engine.nodes import (
     router,
     subflow,
     tool,
+    transform,
     wait,
 )
 from flows.engine.nodes import map as map_
@@ -21,7 +24,20 @@ from flows.engine.nodes.base import NodeType
 
 REGISTRY: dict[str, NodeType] = {
     module.NODE.type: module.NODE
-    for module in (agent, tool, router, parallel, join, map_, loop, approval, wait, subflow, end)
+    for module in (
+        agent,
+        tool,
+        router,
+        parallel,
+        join,
+        map_,
+        loop,
+        approval,
+        wait,
+        subflow,
+        transform,
+        end,
+    )
 }
 
 
@@ -30,4 +46,11 @@ def get(node_type: str) -> NodeType:
 
 
 def describe_all() -> list[dict[str, Any]]:
+    """What ``GET /api/node-types`` gives: every type's title, schema and failure keys, the
+    palette and form the editor builds from."""
     return [node.describe() for node in REGISTRY.values()]
+
+
+def waking_at_due_time() -> list[str]:
+    """The node types whose waiting steps wake when their ``due_at`` passes."""
+    return [name for name, node in REGISTRY.items() if node.wakes_at_due_time]

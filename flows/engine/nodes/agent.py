@@ -17,15 +17,17 @@ is billed too: what its stages used travels with the step's error (``StepError.u
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents import memory, runtime
 from controlroom import expressions
 from flows.engine.nodes.base import (
+    ConfigProblem,
     DomainError,
     Done,
+    Known,
     NodeContext,
     NodeType,
     Rejected,
@@ -33,8 +35,11 @@ from flows.engine.nodes.base import (
     TransientError,
     Usage,
     Wait,
-    object_schema,
 )
+from flows.engine.nodes.schema import object_schema
+
+if TYPE_CHECKING:
+    from flows.models import Run
 
 
 class AgentNode(NodeType):
@@ -43,6 +48,10 @@ class AgentNode(NodeType):
     description = "Ask an agent (by slug) to act on a prompt; its answer is the step's output."
     queued = True
     default_max_attempts = 3
+    # A policy may park its model call or a tool call for a person.
+    waits_on_people = True
+    calls_model = True
+    is_action = True
     schema = object_schema(
         {
             "agent": {
@@ -62,6 +71,28 @@ class AgentNode(NodeType):
         },
         required=["agent"],
     )
+
+    def reference_problems(self, config: dict[str, Any], known: Known) -> list[ConfigProblem]:
+        slug = config["agent"]
+        return [] if slug in known.agents else [(["agent"], f"unknown agent {slug!r}")]
+
+    def agent_refs(self, config: dict[str, Any]) -> list[str]:
+        return [str(config.get("agent"))]
+
+    def queued_input(self, config: dict[str, Any], run: Run) -> dict[str, Any]:
+        """The agent's definition as frozen with the run's version (its turn in the run,
+        ``call_number``, is counted when the step is claimed)."""
+        slug = str(config.get("agent", ""))
+        return {"agent": slug, "agent_spec": (run.version.frozen_agents or {}).get(slug)}
+
+    def claimed_input(
+        self, step_input: dict[str, Any], config: dict[str, Any], agent_calls: Mapping[str, int]
+    ) -> dict[str, Any]:
+        """The scripted provider's turn (``call_number``): earlier successful calls of this
+        agent in the run, unless a parked step already knows its own."""
+        if "call_number" in step_input:
+            return step_input
+        return {**step_input, "call_number": agent_calls.get(str(config.get("agent", "")), 0)}
 
     def run(self, ctx: NodeContext) -> Done | Wait:
         from flows.guardrails import gates

@@ -46,15 +46,18 @@ from typing import Any
 
 from flows.engine.nodes.base import (
     ApprovalRequest,
+    ConfigProblem,
     DomainError,
     Done,
+    Known,
     NodeContext,
     NodeType,
     Wait,
-    object_schema,
     with_own_output,
 )
-from flows.graph import iteration_of, round_part
+from flows.engine.nodes.schema import object_schema
+from flows.engine.nodes.tool import tool_call_problems
+from flows.scopes import iteration_of, round_part
 
 ROLES = ["approver", "designer", "admin"]
 DEFAULT_MAX_SEND_BACKS = 3
@@ -69,6 +72,7 @@ class ApprovalNode(NodeType):
     )
     # Going on along its edges after it failed would pass the draft unreviewed.
     continues_on_error = False
+    waits_on_people = True
     # A newcomer needs the title, the draft, who approves and the deadline.
     advanced = (
         "instructions",
@@ -218,44 +222,29 @@ class ApprovalNode(NodeType):
         }
     )
 
-    def config_problems(self, config: dict[str, Any]) -> list[tuple[list[str], str]]:
-        problems: list[tuple[list[str], str]] = []
-        if "draft" in config and "tool" in config:
-            problems.append((["tool"], "review either a draft or a tool call, not both"))
-        if "arguments" in config and "tool" not in config:
-            problems.append((["arguments"], "arguments belong to a tool: name the tool"))
-        deadline = config.get("deadline_minutes")
-        timed = ("on_deadline", "escalate_to", "remind_before_minutes", "allow_auto_approve")
-        for name in timed:
-            if name in config and deadline is None:
-                problems.append(([name], f"{name} needs deadline_minutes"))
-        on_deadline = config.get("on_deadline", "reject")
-        if on_deadline == "approve" and config.get("allow_auto_approve") is not True:
-            problems.append(
-                (
-                    ["on_deadline"],
-                    "approving at the deadline approves unseen drafts: it needs "
-                    "allow_auto_approve: true on this node",
-                )
-            )
-        if on_deadline == "escalate" and "escalate_to" not in config:
-            problems.append((["escalate_to"], "on_deadline 'escalate' needs escalate_to"))
-        if "escalate_to" in config and on_deadline != "escalate":
-            problems.append(
-                (["escalate_to"], "escalate_to is used only with on_deadline 'escalate'")
-            )
-        if "escalation_deadline_minutes" in config and on_deadline != "escalate":
-            problems.append(
-                (["escalation_deadline_minutes"], "only used with on_deadline 'escalate'")
-            )
-        remind = config.get("remind_before_minutes")
-        if remind is not None and deadline is not None and remind >= deadline:
-            problems.append(
-                (["remind_before_minutes"], "the reminder must come before the deadline")
-            )
+    def config_problems(self, config: dict[str, Any]) -> list[ConfigProblem]:
+        problems = _draft_problems(config) + _deadline_problems(config)
         if "max_send_backs" in config and "send_back_to" not in config:
             problems.append((["max_send_backs"], "max_send_backs needs send_back_to"))
         return problems
+
+    def reference_problems(self, config: dict[str, Any], known: Known) -> list[ConfigProblem]:
+        """The arguments of a reviewed tool call, when the tool is known."""
+        if "tool" not in config:
+            return []
+        return tool_call_problems(config, known.tools, field="arguments")
+
+    def send_back_target(self, config: dict[str, Any]) -> str | None:
+        target = config.get("send_back_to")
+        return target if isinstance(target, str) else None
+
+    def reusable_in_retry(self, output: Any, taken: list[int] | None) -> bool:
+        """A rejection that no edge continued (what failed the original run) is asked again."""
+        rejected = isinstance(output, dict) and output.get("decision") == "rejected"
+        return not (rejected and taken == [])
+
+    def human_role(self, config: dict[str, Any]) -> str:
+        return "approval"
 
     def run(self, ctx: NodeContext) -> Wait:
         config = ctx.config
@@ -328,6 +317,55 @@ class ApprovalNode(NodeType):
         return Done(output=output, taken=taken, rejected=rejected)
 
 
+def _draft_problems(config: dict[str, Any]) -> list[ConfigProblem]:
+    """What is reviewed: a draft or a tool call (with its arguments), not both."""
+    problems: list[ConfigProblem] = []
+    if "draft" in config and "tool" in config:
+        problems.append((["tool"], "review either a draft or a tool call, not both"))
+    if "arguments" in config and "tool" not in config:
+        problems.append((["arguments"], "arguments belong to a tool: name the tool"))
+    return problems
+
+
+def _deadline_problems(config: dict[str, Any]) -> list[ConfigProblem]:
+    """The deadline's fields: each needs ``deadline_minutes``, approving unseen needs
+    ``allow_auto_approve``, escalating needs ``escalate_to``, a reminder comes before."""
+    deadline = config.get("deadline_minutes")
+    timed = ("on_deadline", "escalate_to", "remind_before_minutes", "allow_auto_approve")
+    problems: list[ConfigProblem] = [
+        ([name], f"{name} needs deadline_minutes")
+        for name in timed
+        if name in config and deadline is None
+    ]
+    on_deadline = config.get("on_deadline", "reject")
+    if on_deadline == "approve" and config.get("allow_auto_approve") is not True:
+        problems.append(
+            (
+                ["on_deadline"],
+                "approving at the deadline approves unseen drafts: it needs "
+                "allow_auto_approve: true on this node",
+            )
+        )
+    problems += _escalation_problems(config, on_deadline)
+    remind = config.get("remind_before_minutes")
+    if remind is not None and deadline is not None and remind >= deadline:
+        problems.append((["remind_before_minutes"], "the reminder must come before the deadline"))
+    return problems
+
+
+def _escalation_problems(config: dict[str, Any], on_deadline: str) -> list[ConfigProblem]:
+    """``escalate_to`` goes with ``on_deadline: escalate``, both ways, and so does
+    ``escalation_deadline_minutes``."""
+    problems: list[ConfigProblem] = []
+    if on_deadline == "escalate" and "escalate_to" not in config:
+        problems.append((["escalate_to"], "on_deadline 'escalate' needs escalate_to"))
+    if "escalate_to" in config and on_deadline != "escalate":
+        problems.append((["escalate_to"], "escalate_to is used only with on_deadline 'escalate'"))
+    if "escalation_deadline_minutes" in config and on_deadline != "escalate":
+        problems.append((["escalation_deadline_minutes"], "only used with on_deadline 'escalate'"))
+    return problems
+
+
 def round_number(ctx: NodeContext) -> int:
     """How many times this approval's draft was sent back before this step."""
     return iteration_of(ctx.scope, round_part(ctx.node_id)) or 0
@@ -336,9 +374,11 @@ def round_number(ctx: NodeContext) -> int:
 def drafting_agent(ctx: NodeContext) -> str:
     """The agent whose draft this is: the send-back target's, else the previous step's."""
     for node_id in (ctx.config.get("send_back_to"), ctx.step_input.get("previous_node")):
-        node = ctx.graph.nodes.get(node_id) if isinstance(node_id, str) else None
-        if node and node["type"] == "agent":
-            return str((node.get("config") or {}).get("agent", ""))
+        if not isinstance(node_id, str) or node_id not in ctx.graph.nodes:
+            continue
+        agents = ctx.graph.kind(node_id).agent_refs(ctx.graph.config(node_id))
+        if agents:
+            return agents[0]
     return ""
 
 

@@ -7,7 +7,7 @@ transaction. Both return an ``Outcome`` that the engine acts on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from controlroom import expressions
 
 if TYPE_CHECKING:
+    from agents.tools import Tool
     from flows.graph import Edge, Graph
+    from flows.models import Run
+
+#: A config problem: ``(path inside the node's config, message)``.
+ConfigProblem = tuple[list[str | int], str]
 
 
 class StepError(Exception):
@@ -221,60 +226,28 @@ class NodeContext:
         return self.graph.out_edges.get(self.node_id, [])
 
 
-RETRY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "Retries",
-    "description": "Try the step again after a failure that may pass (a timeout, a server error).",
-    "additionalProperties": False,
-    "properties": {
-        "max_attempts": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 20,
-            "title": "Attempts at most",
-            "description": "Counting the first one.",
-        },
-        "backoff_seconds": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 3600,
-            "title": "First wait (seconds)",
-            "description": "Before the first retry; it doubles for each retry after (default 2).",
-        },
-        "max_backoff_seconds": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 86400,
-            "title": "Longest wait (seconds)",
-            "description": "The wait between retries never grows past this (default 300).",
-        },
-    },
-}
+@dataclass(frozen=True)
+class Known:
+    """What a document may name outside its own nodes, for design-time checks
+    (``NodeType.reference_problems``): the agent slugs an agent node may use (the document's
+    inline agents and the agents table) and the tools a node may call (the tool registry,
+    which has their argument schemas, or just their names; None: any tool)."""
 
-COMMON_PROPERTIES: dict[str, Any] = {
-    "retry": RETRY_SCHEMA,
-    "timeout_seconds": {
-        "type": "number",
-        "exclusiveMinimum": 0,
-        "maximum": 3600,
-        "title": "Time limit (seconds)",
-        "description": "An attempt that takes longer fails (and may be retried).",
-    },
-}
-
-
-def object_schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    """A node config schema: the node's own properties plus the common ones, nothing else."""
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {**properties, **COMMON_PROPERTIES},
-        "required": required or [],
-    }
+    agents: Collection[str]
+    tools: Collection[str] | Mapping[str, Tool] | None = None
 
 
 class NodeType:
-    """Base for node types. Subclasses set the class attributes and override what they do."""
+    """Base for node types. Subclasses set the class attributes and override what they do.
+
+    Everything that differs by node type lives here, so code elsewhere asks the registry
+    (``flows.engine.nodes.REGISTRY``) and never branches on a type's name: how it runs
+    (``run``, ``resume``, ``select_edges``), how it is validated (``schema``,
+    ``config_problems``, ``reference_problems``), the graph shape it gives (``closes_loop``,
+    ``map_body``, ``send_back_target``, ``arrivals_needed``), how a retry and the policy
+    simulator replay it (``reusable_in_retry``, ``calls_model``, ``tool_call``) and how pages
+    summarise it (``agent_refs``, ``human_role``, ``is_action``). The defaults fit a plain
+    node that runs once per activation and names nothing outside the document."""
 
     type: ClassVar[str]
     title: ClassVar[str]
@@ -294,6 +267,87 @@ class NodeType:
     advanced: ClassVar[tuple[str, ...]] = ("retry", "timeout_seconds")
     advanced_note: ClassVar[str] = "Retries and a time limit. Empty fields keep the defaults."
 
+    # --- graph shape (``flows.graph``, ``flows.layout``) ----------------------------------------
+    #: Closes a loop: exactly one of its edges goes back to the start of its body, and its
+    #: other edges leave the loop.
+    closes_loop: ClassVar[bool] = False
+    #: May be the node a ``map`` runs once per item (no edges of its own).
+    can_be_map_body: ClassVar[bool] = True
+    #: Its edges without a condition are the default route, taken only when no condition
+    #: holds (the graph labels them "otherwise").
+    routes_by_condition: ClassVar[bool] = False
+
+    # --- the run as a whole (``flows.engine``) -------------------------------------------------
+    #: While one of its steps waits, the run waits on a person (``waiting_approval``) rather
+    #: than on a time or another run.
+    waits_on_people: ClassVar[bool] = False
+    #: A waiting step is resumed by the reconciler once its ``due_at`` has passed.
+    wakes_at_due_time: ClassVar[bool] = False
+
+    # --- replay and summaries (policy simulator, ROI, launch checklist, gallery) ----------------
+    #: Calls a model: a replay asks the model-call and answer policies again, and its tool
+    #: calls are recorded as ``ToolCall`` rows of its step.
+    calls_model: ClassVar[bool] = False
+    #: Counts as the flow's action (Trigger → Action → Feedback → ROI).
+    is_action: ClassVar[bool] = False
+
+    def config_problems(self, config: dict[str, Any]) -> list[ConfigProblem]:
+        """Problems the schema cannot express (fields that need each other), as
+        ``(path inside the config, message)``. Called only on a config the schema accepted."""
+        return []
+
+    def reference_problems(self, config: dict[str, Any], known: Known) -> list[ConfigProblem]:
+        """Problems with what the config names outside the document's nodes (an agent, a tool
+        and its arguments), as ``config_problems`` gives them. Called only on a config the
+        schema accepted."""
+        return []
+
+    def map_body(self, config: dict[str, Any]) -> str | None:
+        """The id of the node this one runs once per item (a map's ``body``, as written: the
+        graph checks it names a node that may be one), or None for a node that runs none."""
+        return None
+
+    def send_back_target(self, config: dict[str, Any]) -> str | None:
+        """The head of this node's send-back round (``flows.graph``), or None: no round."""
+        return None
+
+    def arrivals_needed(self, config: dict[str, Any], incoming: int) -> int:
+        """How many of its ``incoming`` forward edges must be taken before it runs; the
+        others may still be pending (all of them, by default)."""
+        return incoming
+
+    def queued_input(self, config: dict[str, Any], run: Run) -> dict[str, Any]:
+        """What a queued step's ``input`` holds from the start in ``run``, beside what the
+        engine puts there (an agent's definition as frozen with the run's version)."""
+        return {}
+
+    def claimed_input(
+        self, step_input: dict[str, Any], config: dict[str, Any], agent_calls: Mapping[str, int]
+    ) -> dict[str, Any]:
+        """The input a worker runs the step with once claimed, given how many successful
+        calls each agent already made in the run (``agent_calls``)."""
+        return step_input
+
+    def reusable_in_retry(self, output: Any, taken: list[int] | None) -> bool:
+        """Whether a retry run reuses this node's success in the original run (its ``output``
+        and the edges it ``taken``) instead of running it again."""
+        return True
+
+    def tool_call(self, config: dict[str, Any]) -> tuple[str, Any] | None:
+        """The tool this node calls itself and its arguments, unrendered, for the policy
+        simulator to render and replay; None for a node that calls no tool of its own."""
+        return None
+
+    def agent_refs(self, config: dict[str, Any]) -> list[str]:
+        """The agent slugs this node acts through (frozen with the version, counted on
+        template cards)."""
+        return []
+
+    def human_role(self, config: dict[str, Any]) -> str:
+        """Where a person takes part: ``"approval"`` (reviews each case), ``"escalation"``
+        (decides only when the node cannot) or ``""``."""
+        return ""
+
     def run(self, ctx: NodeContext) -> Outcome:
         """Decide (inline) or execute (queued) the node. Raise ``StepError`` to fail it."""
         raise DomainError(f"node type {self.type} cannot run")
@@ -301,11 +355,6 @@ class NodeType:
     def resume(self, ctx: NodeContext, payload: dict[str, Any]) -> Outcome:
         """Continue a waiting step with what it waited for (a decision, a child run...)."""
         raise DomainError(f"node type {self.type} does not wait")
-
-    def config_problems(self, config: dict[str, Any]) -> list[tuple[list[str], str]]:
-        """Problems the schema cannot express (fields that need each other), as
-        ``(path inside the config, message)``. Called only on a config the schema accepted."""
-        return []
 
     def unconditional_edges(self, edges: list[Edge]) -> list[int] | None:
         """The edges followed whatever the output, when that is known without a context:

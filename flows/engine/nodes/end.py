@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flows.engine.nodes.base import Done, NodeContext, NodeType, object_schema
+from flows.engine.nodes.base import Done, NodeContext, NodeType
+from flows.engine.nodes.schema import object_schema
 
 
 class EndNode(NodeType):
     type = "end"
     title = "End"
     description = "Finish the run; its output becomes the run's output."
+    can_be_map_body = False
     schema = object_schema(
         {
             "output": {

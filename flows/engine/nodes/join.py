@@ -33,14 +33,15 @@ from typing import Any
 from controlroom import expressions
 from flows.engine.nodes.base import (
     ApprovalRequest,
+    ConfigProblem,
     DomainError,
     Done,
     NodeContext,
     NodeType,
     StepError,
     Wait,
-    object_schema,
 )
+from flows.engine.nodes.schema import object_schema
 
 MODES = ["all", "any", "first", "vote"]
 TIE_RULES = ["first", "escalate"]
@@ -57,6 +58,9 @@ class JoinNode(NodeType):
     type = "join"
     title = "Join"
     description = "Wait for branches: all of them, any one, the first N, or a vote among them."
+    can_be_map_body = False
+    # A tied vote with ``tie: escalate`` waits on a person.
+    waits_on_people = True
     advanced = ("tie", "retry", "timeout_seconds")
     advanced_note = "The tie rule of a vote, retries and a time limit. Empty keeps the defaults."
     schema = object_schema(
@@ -93,8 +97,8 @@ class JoinNode(NodeType):
         }
     )
 
-    def config_problems(self, config: dict[str, Any]) -> list[tuple[list[str], str]]:
-        problems: list[tuple[list[str], str]] = []
+    def config_problems(self, config: dict[str, Any]) -> list[ConfigProblem]:
+        problems: list[ConfigProblem] = []
         vote = config.get("mode") == "vote"
         if vote and "key" not in config:
             problems.append(
@@ -103,7 +107,15 @@ class JoinNode(NodeType):
         for name in ("key", "tie"):
             if name in config and not vote:
                 problems.append(([name], f"{name} is used only with join mode 'vote'"))
+        if config.get("mode") == "first" and "count" not in config:
+            problems.append((["count"], "join mode 'first' needs a count"))
         return problems
+
+    def arrivals_needed(self, config: dict[str, Any], incoming: int) -> int:
+        return required_arrivals(config, incoming)
+
+    def human_role(self, config: dict[str, Any]) -> str:
+        return "escalation" if config.get("tie") == "escalate" else ""
 
     def run(self, ctx: NodeContext) -> Done | Wait:
         arrived = ctx.step_input.get("arrived", [])

@@ -18,9 +18,9 @@ from flows.engine.nodes.base import (
     NodeType,
     Rejected,
     Wait,
-    object_schema,
 )
-from flows.graph import iteration_of
+from flows.engine.nodes.schema import object_schema
+from flows.scopes import iteration_of
 
 
 class LoopNode(NodeType):
@@ -31,6 +31,10 @@ class LoopNode(NodeType):
     # rejected escalation) fails the run. Failure paths belong on the body's nodes.
     continues_on_error = False
     routes_errors = False
+    closes_loop = True
+    can_be_map_body = False
+    # At the limit, ``on_max: escalate`` waits on a person.
+    waits_on_people = True
     advanced = ("on_max", "escalation_title", "escalation_draft", "retry", "timeout_seconds")
     advanced_note = (
         "What happens at the limit (by default the loop exits with its last result), the "
@@ -74,6 +78,9 @@ class LoopNode(NodeType):
         },
         required=["until", "max_iterations"],
     )
+
+    def human_role(self, config: dict[str, Any]) -> str:
+        return "escalation" if config.get("on_max") == "escalate" else ""
 
     def _split(self, ctx: NodeContext) -> tuple[list[int], list[int]]:
         back = [edge.index for edge in ctx.out_edges if edge.back]

@@ -16,8 +16,8 @@ from flows.engine.nodes.base import (
     NodeContext,
     NodeType,
     Wait,
-    object_schema,
 )
+from flows.engine.nodes.schema import object_schema
 
 MAX_ITEMS = 1000
 
@@ -26,6 +26,7 @@ class MapNode(NodeType):
     type = "map"
     title = "Map"
     description = "Fan out over a list: run the body node once per item, with a concurrency limit."
+    can_be_map_body = False
     advanced = ("concurrency", "retry", "timeout_seconds")
     advanced_note = "How many items run at once (default 4), retries and a time limit."
     schema = object_schema(
@@ -54,6 +55,14 @@ class MapNode(NodeType):
         },
         required=["items", "body"],
     )
+
+    def map_body(self, config: dict[str, Any]) -> str | None:
+        body = config.get("body")
+        return body if isinstance(body, str) else None
+
+    def reusable_in_retry(self, output: Any, taken: list[int] | None) -> bool:
+        """Never: a map is gathered again from its (reused) items."""
+        return False
 
     def run(self, ctx: NodeContext) -> Done | Wait:
         items = ctx.render(ctx.config["items"])

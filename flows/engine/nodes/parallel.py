@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flows.engine.nodes.base import Done, NodeContext, NodeType, object_schema
+from flows.engine.nodes.base import Done, NodeContext, NodeType
+from flows.engine.nodes.schema import object_schema
 
 
 class ParallelNode(NodeType):

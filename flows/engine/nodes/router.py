@@ -7,13 +7,15 @@ default, followed only when no route matches. ``mode: first`` follows the first 
 
 from __future__ import annotations
 
-from flows.engine.nodes.base import Done, NodeContext, NodeType, object_schema, with_own_output
+from flows.engine.nodes.base import Done, NodeContext, NodeType, with_own_output
+from flows.engine.nodes.schema import object_schema
 
 
 class RouterNode(NodeType):
     type = "router"
     title = "Router"
     description = "Follow the outgoing edge whose condition holds (or the default edge)."
+    routes_by_condition = True
     schema = object_schema(
         {
             "mode": {

@@ -27,8 +27,8 @@ from flows.engine.nodes.base import (
     Usage,
     Wait,
     classified,
-    object_schema,
 )
+from flows.engine.nodes.schema import object_schema
 
 
 class SubflowNode(NodeType):

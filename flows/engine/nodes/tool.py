@@ -1,6 +1,6 @@
 """``tool``: call one tool with templated arguments. Queued; side effects are idempotent.
 
-``args`` are checked twice. At design time (``flows.document._tool_problems`` with
+``args`` are checked twice. At design time (``tool_call_problems`` with
 ``agents.tools.tool_args_problems``) against the tool's argument schema: unknown and missing
 arguments and literal values are judged, templates are accepted for any type. When the step
 runs, the rendered arguments are checked in full (``tools.tool_args_check``) before policies
@@ -9,19 +9,22 @@ are asked, so a call that could never run is never parked for an approval.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from agents import runtime, tools
 from flows.engine.nodes.base import (
+    ConfigProblem,
     DomainError,
     Done,
+    Known,
     NodeContext,
     NodeType,
     Requeue,
     TransientError,
     Wait,
-    object_schema,
 )
+from flows.engine.nodes.schema import object_schema
 
 
 class ToolNode(NodeType):
@@ -30,6 +33,9 @@ class ToolNode(NodeType):
     description = "Call a tool (send an e-mail, update a record...) with templated arguments."
     queued = True
     default_max_attempts = 3
+    # A policy may park its call for a person.
+    waits_on_people = True
+    is_action = True
     schema = object_schema(
         {
             "tool": {
@@ -47,6 +53,12 @@ class ToolNode(NodeType):
         },
         required=["tool"],
     )
+
+    def reference_problems(self, config: dict[str, Any], known: Known) -> list[ConfigProblem]:
+        return tool_call_problems(config, known.tools)
+
+    def tool_call(self, config: dict[str, Any]) -> tuple[str, Any] | None:
+        return (str(config["tool"]), config.get("args") or {}) if config.get("tool") else None
 
     def run(self, ctx: NodeContext) -> Done | Wait:
         from flows.guardrails import gates
@@ -83,6 +95,39 @@ class ToolNode(NodeType):
         from flows.engine.nodes.agent import policy_resume
 
         return policy_resume(ctx, payload)
+
+
+def tool_call_problems(
+    config: dict[str, Any],
+    known_tools: Collection[str] | Mapping[str, tools.Tool] | None,
+    *,
+    field: str = "args",
+) -> list[ConfigProblem]:
+    """A tool call's ``tool`` and its arguments (``field``: a tool node's ``args``, an approval
+    node's ``arguments``), with paths inside the node's config.
+
+    - With ``known_tools``, a tool node's tool not in it is a problem ("unknown tool"): an MCP
+      tool is known once its server is enabled and refreshed, so a tool of a server not
+      refreshed yet is reported, and the flow saves after a refresh. (An approval's tool is not
+      required to be known; its arguments are checked when it is.)
+    - ``args`` are checked against the tool's argument schema (``tools.tool_args_problems``:
+      unknown and missing arguments, literals of the wrong type; templates are accepted), with
+      the schemas of ``known_tools`` when it is the registry, else of the static tools (no
+      database). An MCP tool's schema is the one stored at its last refresh; a server that
+      published none accepts any object. A tool without a schema at hand (an MCP tool checked
+      without the registry) has its arguments checked when the step runs.
+    """
+    name = config["tool"]
+    if known_tools is not None and name not in known_tools:
+        return [] if field != "args" else [(["tool"], f"unknown tool {name!r}")]
+    registry = known_tools if isinstance(known_tools, Mapping) else tools.static_tools()
+    tool = registry.get(name)
+    if tool is None:
+        return []
+    return [
+        ([field, *path], message)
+        for path, message in tools.tool_args_problems(tool=tool, args=config.get(field) or {})
+    ]
 
 
 NODE = ToolNode()

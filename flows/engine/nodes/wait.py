@@ -13,7 +13,15 @@ from typing import Any
 
 from django.utils import timezone
 
-from flows.engine.nodes.base import DomainError, Done, NodeContext, NodeType, Wait, object_schema
+from flows.engine.nodes.base import (
+    ConfigProblem,
+    DomainError,
+    Done,
+    NodeContext,
+    NodeType,
+    Wait,
+)
+from flows.engine.nodes.schema import object_schema
 
 MAX_SECONDS = 31_536_000
 
@@ -22,6 +30,7 @@ class WaitNode(NodeType):
     type = "wait"
     title = "Wait"
     description = "Pause this branch for a number of seconds or until a time."
+    wakes_at_due_time = True
     schema = object_schema(
         {
             "seconds": {
@@ -41,6 +50,11 @@ class WaitNode(NodeType):
             },
         }
     )
+
+    def config_problems(self, config: dict[str, Any]) -> list[ConfigProblem]:
+        if ("seconds" in config) == ("until" in config):
+            return [([], "wait needs exactly one of seconds or until")]
+        return []
 
     def run(self, ctx: NodeContext) -> Done | Wait:
         now = timezone.now()

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from flows.document import document_problems
-from flows.graph import build, round_of
+from flows.graph import build
+from flows.scopes import round_of
 from tests.support.flows import document, node, scripted
 
 

@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from agents.models import OutboxMessage
-from flows.approvals import Decision, approval_decide
+from flows.approvals.decisions import Decision, approval_decide
 from flows.engine import reconciler, runs
 from flows.models import Approval, Run, Step
 from tests.support.approvals import cast, review_flow, shown

@@ -8,7 +8,7 @@ import pytest
 
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
-from flows.approvals import ApprovalError, Decision, approval_decide
+from flows.approvals.decisions import ApprovalError, Decision, approval_decide
 from flows.document import document_problems
 from flows.engine import runner, runs
 from flows.models import Approval, Run, Step

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
-from flows.approvals import Decision, approval_decide
+from flows.approvals.decisions import Decision, approval_decide
 from flows.engine import reconciler, runs
 from flows.models import Approval, Run, Step
 from tests.support.approvals import shown

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from flows.approvals import Decision, approval_decide
+from flows.approvals.decisions import Decision, approval_decide
 from flows.engine import runs
 from flows.models import Approval, Run, Step
 from tests.support.approvals import cast, shown

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from flows.approvals import Decision, approval_decide
+from flows.approvals.decisions import Decision, approval_decide
 from flows.engine import reconciler, runs
 from flows.models import Approval, Run
-from flows.outcomes import outcome_record
 from flows.roi.selectors import flow_dashboard
+from flows.triggers.outcomes import outcome_record
 from tests.support.approvals import parked, review_flow, shown
 from tests.support.flows import document, drive, node, save, scripted
 

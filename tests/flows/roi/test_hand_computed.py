@@ -23,7 +23,7 @@ import time_machine
 from django.test import Client
 
 from controlroom.accounts import token_issue
-from flows.approvals import Decision, approval_decide, approval_open
+from flows.approvals.decisions import Decision, approval_decide, approval_open
 from flows.engine import runs
 from flows.models import Approval, Outcome, Run, Step
 from flows.roi import period_totals, selectors

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import time_machine
 
-from flows.approvals import Decision, approval_decide, approval_open
+from flows.approvals.decisions import Decision, approval_decide, approval_open
 from flows.engine import runner, runs
 from flows.models import Approval, FlowVersion, Run, Step
-from flows.outcomes import outcome_record
 from flows.roi import period_totals
 from flows.roi.models import RoiFact, RoiRollup
 from flows.roi.rollups import rollup_fold_all
 from flows.roi.selectors import flow_dashboard, leaderboard
+from flows.triggers.outcomes import outcome_record
 from flows.versions import flow_save
 from tests.support.flows import document, node, scripted, wait_terminal
 from tests.support.wait import wait_for

@@ -10,10 +10,10 @@ import pytest
 from django.test import Client
 
 from controlroom.accounts import token_issue
-from flows.approvals import Decision, approval_decide
+from flows.approvals.decisions import Decision, approval_decide
 from flows.engine import runs
 from flows.models import Approval
-from flows.outcomes import outcome_record
+from flows.triggers.outcomes import outcome_record
 from tests.support.approvals import review_flow, shown
 from tests.support.flows import drive, save
 
