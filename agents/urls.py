@@ -1,6 +1,8 @@
 from django.urls import path
 
-from agents.views import agents, audit, connections, knowledge, mcp, outbox, policies, secrets
+from agents.audit import views as audit
+from agents.policies import views as policies
+from agents.views import agents, connections, knowledge, mcp, outbox, secrets
 
 urlpatterns = [
     path("agents/", agents.agent_list, name="agent_list"),

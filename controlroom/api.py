@@ -289,9 +289,9 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def mount() -> None:
     from agents.api import router as agents_router
-    from agents.api_audit import router as audit_router
     from agents.api_config import router as config_router
-    from agents.api_policies import router as policies_router
+    from agents.audit.api import router as audit_router
+    from agents.policies.api import router as policies_router
     from controlroom.api_tokens import router as tokens_router
     from controlroom.observability.api import router as metrics_router
     from flows.api import router as flows_router

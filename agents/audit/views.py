@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from agents import audit, audit_selectors
+from agents import audit
+from agents.audit import selectors as audit_selectors
 from agents.models import AuditEvent
 from agents.views.common import require
 from controlroom.pagination import BadCursor, page

@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 from pydantic import Field
 
-from agents import audit_selectors
+from agents.audit import selectors as audit_selectors
 from controlroom.api import ERRORS, requires
 from controlroom.pagination import BadCursor, page
 from controlroom.roles import Capability
