@@ -75,9 +75,10 @@ def _charge(units: int = 1) -> None:
         budget.charge(units)
 
 
-def _size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
+def value_size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
     """Characters plus items in ``value`` (shared parts counted each time, as printing would),
-    counted only until ``limit`` is passed."""
+    counted only until ``limit`` is passed. The one size measure of built values: templates'
+    results and the transform node's."""
     total = 0
     stack = [value]
     while stack and total <= limit:
@@ -98,7 +99,7 @@ def _size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
 def _made(value: Any) -> Any:
     """Charge and bound a value the template built."""
     if isinstance(value, str | list | tuple | dict):
-        size = _size(value)
+        size = value_size(value)
         _charge(size)
         if size > MAX_VALUE_SIZE:
             raise SecurityError(
@@ -128,3 +129,6 @@ def _iterate(iterable: Any) -> Iterator[Any]:
     for item in iterable:
         _charge()
         yield item
+
+
+_size = value_size  # the name the bounds and filters modules use

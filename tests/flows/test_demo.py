@@ -15,29 +15,12 @@ from agents.models import Effect, MemoryEntry, OutboxMessage, Record, ToolCall
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
 from flows import demo as demo_module
-from flows.approvals.decisions import Decision, approval_decide
 from flows.demo import demo_documents, demo_load
 from flows.engine import runs
-from flows.models import Approval, Flow, Step
-from tests.support.approvals import shown
-from tests.support.flows import _family, drive, save, wait_terminal
+from flows.models import Flow, Step
+from tests.support.flows import approve_all, drive, save, wait_terminal
 
 pytestmark = pytest.mark.django_db
-
-
-def _approve(user):
-    def decide(run) -> bool:
-        pending = Approval.objects.filter(run_id__in=_family(run), status="pending").first()
-        if pending is None:
-            return False
-        approval_decide(
-            approval_id=pending.id,
-            user=user,
-            decision=Decision("approve", shown_hash=shown(pending.id)),
-        )
-        return True
-
-    return decide
 
 
 @pytest.fixture
@@ -60,7 +43,7 @@ def test_every_demo_flow_runs_and_uses_memory_and_a_tool(workspace, slug):
     flow = Flow.objects.get(slug=slug)
     document = flow.live_version.document
     run, _ = runs.run_start(flow=flow, input=document["sample_input"])
-    run = drive(run, decide=_approve(approver))
+    run = drive(run, decide=approve_all(approver))
     assert run.status == "succeeded", run.error
     tool_steps = Step.objects.filter(run=run, node_type="tool", status="succeeded").count()
     agent_tool_calls = ToolCall.objects.filter(run_id=run.id).count()

@@ -13,13 +13,11 @@ import pytest
 
 from controlroom.accounts import user_ensure
 from controlroom.roles import Role
-from flows.approvals.decisions import Decision, approval_decide
 from flows.demo import DEMO_DIR, demo_documents, demo_load
 from flows.engine import runs
-from flows.models import Approval, Run, Step
+from flows.models import Approval, Step
 from flows.states import RUN_TERMINAL
-from tests.support.approvals import shown
-from tests.support.flows import _family, drive, save
+from tests.support.flows import approve_all, drive, save
 
 SCENARIO_DIR = DEMO_DIR / "scenarios"
 DOCUMENTS = {document["slug"]: document for document in demo_documents()}
@@ -60,21 +58,6 @@ def _without_latency(document: dict[str, Any]) -> dict[str, Any]:
     return fast
 
 
-def _approve_everything(user: Any) -> Any:
-    def decide(run: Run) -> bool:
-        pending = Approval.objects.filter(run_id__in=_family(run), status="pending").first()
-        if pending is None:
-            return False
-        approval_decide(
-            approval_id=pending.id,
-            user=user,
-            decision=Decision("approve", shown_hash=shown(pending.id)),
-        )
-        return True
-
-    return decide
-
-
 @pytest.fixture
 def workspace(settings: Any, tmp_path: Any) -> None:
     """The demo loaded (its knowledge bases above all)."""
@@ -92,7 +75,7 @@ def test_every_scenario_input_runs_to_success(workspace: None, slug: str) -> Non
     approvals = []
     for index, data in enumerate(inputs_of(slug)):
         run, _ = runs.run_start(flow=flow, input=data)
-        run = drive(run, decide=_approve_everything(approver))
+        run = drive(run, decide=approve_all(approver))
         assert run.status in RUN_TERMINAL, f"{slug} input {index} stalled: {run.status}"
         assert run.status == "succeeded", f"{slug} input {index}: {run.error}"
         assert Step.objects.filter(run=run, status="failed").count() == 0

@@ -19,7 +19,6 @@ as many arguments as they take; each problem points at ``config/expression``.
 
 from __future__ import annotations
 
-import itertools
 import time
 from typing import TYPE_CHECKING, Any, cast
 
@@ -31,6 +30,7 @@ from jmespath.visitor import TreeInterpreter
 
 from controlroom import jsondata
 from controlroom.expressions import MAX_SECONDS, MAX_VALUE_SIZE, MAX_WORK
+from controlroom.expressions.limits import value_size
 from flows.engine.nodes.base import ConfigProblem, DomainError, Done, NodeContext, NodeType
 from flows.engine.nodes.schema import object_schema
 
@@ -141,7 +141,7 @@ class _BoundedInterpreter(TreeInterpreter):
         self._charge(1)
         result = super().visit(node, *args, **kwargs)
         if node["type"] in _BUILDERS and isinstance(result, str | list | dict):
-            size = _size(result)
+            size = value_size(result)
             if size > MAX_VALUE_SIZE:
                 raise jmespath_errors.JMESPathError(
                     f"a value it builds exceeds {MAX_VALUE_SIZE} characters and items"
@@ -155,26 +155,6 @@ class _BoundedInterpreter(TreeInterpreter):
             raise jmespath_errors.JMESPathError(f"it does too much work (over {MAX_WORK} units)")
         if time.monotonic() > self._deadline:
             raise jmespath_errors.JMESPathError(f"it took longer than {MAX_SECONDS} seconds")
-
-
-def _size(value: Any) -> int:
-    """Characters plus items in ``value``, shared parts counted each time (as JSON would print
-    them), counted only until ``MAX_VALUE_SIZE`` is passed."""
-    total = 0
-    stack = [value]
-    while stack and total <= MAX_VALUE_SIZE:
-        item = stack.pop()
-        if isinstance(item, str):
-            total += len(item)
-        elif isinstance(item, dict):
-            total += 1 + len(item)
-            stack.extend(itertools.chain(item.keys(), item.values()))
-        elif isinstance(item, list):
-            total += 1 + len(item)
-            stack.extend(item)
-        else:
-            total += 1
-    return total
 
 
 def _walk(node: _TreeNode) -> list[_TreeNode]:
