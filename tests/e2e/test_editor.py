@@ -132,7 +132,22 @@ def connect(page: Page, source: str, target: str, *, handle: str = "next") -> No
     """Press on the source node's right handle (``handle="error"``: its red error handle at the
     bottom) and release on the target node's left one. Waits for the validator first: the
     problems it pins on nodes change their height, so their handles would move under the
-    pointer."""
+    pointer. React Flow learns where handles are from a ResizeObserver, after the render: on a
+    busy machine a drag can end before it has, and no edge is made; such a drag is made again
+    (once), a drag that made its edge never is."""
+    edges = page.locator(".react-flow__edge")
+    before = edges.count()
+    for attempt in range(2):
+        _drag_handle(page, source, target, handle)
+        try:
+            expect(edges).to_have_count(before + 1, timeout=3_000 if attempt == 0 else 5_000)
+            return
+        except AssertionError:
+            if attempt == 1:
+                raise
+
+
+def _drag_handle(page: Page, source: str, target: str, handle: str) -> None:
     expect_validated(page)
     kind = ".handle-error" if handle == "error" else ":not(.handle-error)"
     start = canvas_node(page, source).locator(f".react-flow__handle.source{kind}").bounding_box()
