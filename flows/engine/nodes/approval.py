@@ -125,9 +125,10 @@ class ApprovalNode(NodeType):
             },
             "instructions": {
                 "type": "string",
+                "format": "template",
                 "maxLength": 5000,
                 "title": "Instructions",
-                "description": "What the approver should check.",
+                "description": "What the approver should check (a template, like the title).",
             },
             "assignee_role": {
                 "enum": ROLES,
@@ -263,7 +264,7 @@ class ApprovalNode(NodeType):
             approval=ApprovalRequest(
                 title=str(title)[:300],
                 draft=draft,
-                instructions=str(config.get("instructions", "")),
+                instructions=str(ctx.render(config.get("instructions", ""))),
                 reason=f"approval node {ctx.node_id!r}",
                 assignee_role=str(config.get("assignee_role", "approver")),
                 deadline_minutes=config.get("deadline_minutes"),

@@ -168,3 +168,17 @@ def test_deadline_policies_and_a_tool_call_review_are_accepted() -> None:
         {"autonomy": {"window": 10, "threshold": 0.9, "sample_one_in": 4}},
     ):
         assert problems(flow(config)) == [], config
+
+
+@pytest.mark.django_db
+def test_instructions_are_a_template_rendered_for_the_approver() -> None:
+    from flows.engine import runs
+    from flows.models import Approval
+    from tests.support.flows import drive, save
+
+    doc = flow({"title": "Review", "instructions": "Check the tone for {{ input.topic }}."})
+    run, _ = runs.run_start(flow=save(doc), input={"topic": "pricing"})
+    drive(run)
+    assert Approval.objects.get(run=run).instructions == "Check the tone for pricing."
+    broken = flow({"title": "Review", "instructions": "Check {{ steps.nowhere.output }}"})
+    assert any(pointer == f"{REVIEW}/instructions" for pointer, _ in problems(broken))
