@@ -19,6 +19,10 @@ from tests.support.wait import wait_for
 
 database.install()
 
+# The API tests' cast and bearer-token clients (``cast``, ``api``); a module that defines its
+# own fixture of that name overrides it.
+pytest_plugins = ["tests.support.api_clients"]
+
 CHROMIUM = "/usr/bin/chromium"
 _reports_key = pytest.StashKey[dict[str, pytest.TestReport]]()
 

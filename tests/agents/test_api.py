@@ -8,41 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.test import Client
 
 from agents import secrets
 from agents.connections import connection_create
 from agents.models import Agent
-from controlroom.accounts import token_issue, user_ensure
-from controlroom.roles import Role
 from flows.versions import flow_save
 
 pytestmark = pytest.mark.django_db
 
 JSON = "application/json"
 SECRET_VALUE = "sk-ant-api03-Qx7-never-in-a-response"
-
-
-@pytest.fixture
-def cast() -> dict[str, Any]:
-    users = {role.value: user_ensure(username=role.value, role=role) for role in Role}
-    users["outsider"] = get_user_model().objects.create_user(username="outsider")
-    return users
-
-
-@pytest.fixture
-def api(cast: dict[str, Any]) -> Callable[[str], Client]:
-    """``api("designer")``: a client sending that user's bearer token."""
-    clients: dict[str, Client] = {}
-
-    def client_for(name: str) -> Client:
-        if name not in clients:
-            clients[name] = Client(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=cast[name])}")
-        return clients[name]
-
-    return client_for
 
 
 def error_of(response: HttpResponse, status: int, code: str | None = None) -> dict[str, Any]:

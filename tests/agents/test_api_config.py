@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -29,33 +28,12 @@ from agents.models import (
     ProviderConnection,
     SecretBinding,
 )
-from controlroom.accounts import token_issue, user_ensure
-from controlroom.roles import Role
 
 pytestmark = pytest.mark.django_db
 
 JSON = "application/json"
 SECRET_VALUE = "sk-live-Zq9-never-in-a-response"
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "mcp_server.py"
-
-
-@pytest.fixture
-def cast() -> dict[str, Any]:
-    users = {role.value: user_ensure(username=role.value, role=role) for role in Role}
-    users["outsider"] = get_user_model().objects.create_user(username="outsider")
-    return users
-
-
-@pytest.fixture
-def api(cast: dict[str, Any]) -> Callable[[str], Client]:
-    clients: dict[str, Client] = {}
-
-    def client_for(name: str) -> Client:
-        if name not in clients:
-            clients[name] = Client(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=cast[name])}")
-        return clients[name]
-
-    return client_for
 
 
 def error_of(response: Any, status: int, code: str) -> dict[str, Any]:

@@ -11,14 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.test import Client
 from django.test.client import MULTIPART_CONTENT
 from django.utils import timezone
 
-from controlroom.accounts import token_issue, user_ensure
-from controlroom.roles import Role
 from flows.engine.nodes import REGISTRY
 from flows.models import Approval, Run, Step
 from tests.support.approvals import shown
@@ -30,28 +27,6 @@ JSON = "application/json"
 
 
 # --- the cast and their clients ---------------------------------------------------------------
-
-
-@pytest.fixture
-def cast() -> dict[str, Any]:
-    """One user per role, plus an outsider with no role."""
-    users = {role.value: user_ensure(username=role.value, role=role) for role in Role}
-    users["outsider"] = get_user_model().objects.create_user(username="outsider")
-    return users
-
-
-@pytest.fixture
-def api(cast: dict[str, Any]) -> Callable[[str], Client]:
-    """``api("designer")``: a client that sends that user's bearer token."""
-    clients: dict[str, Client] = {}
-
-    def client_for(name: str) -> Client:
-        if name not in clients:
-            token = token_issue(user=cast[name])
-            clients[name] = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-        return clients[name]
-
-    return client_for
 
 
 def error_of(response: HttpResponse, status: int, code: str | None = None) -> dict[str, Any]:
